@@ -1,0 +1,60 @@
+"""Reading a competition's tables with the types its spec declares."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from kit.errors import KitError
+from kit.spec import CompetitionSpec, FileSpec
+
+_POLARS = {"int": pl.Int64, "float": pl.Float64, "str": pl.String, "bool": pl.Boolean,
+           "date": pl.String, "datetime": pl.String}
+
+
+def data_dir(spec: CompetitionSpec, override: str | os.PathLike | None = None) -> Path:
+    """The competition's data folder: `override`, else $KIT_DATA/<name>, else ./data/<name>."""
+    if override is not None:
+        return Path(override)
+    return Path(os.environ.get("KIT_DATA", "data")) / spec.name
+
+
+def polars_schema(file: FileSpec) -> dict[str, pl.DataType]:
+    """The dtypes to read `file` with (dates as text; `parse_dates` converts them)."""
+    return {c.name: _POLARS[c.type] for c in file.columns}
+
+
+def _path(spec: CompetitionSpec, file: FileSpec, folder: Path) -> Path:
+    path = Path(folder) / file.name
+    if not path.exists():
+        raise KitError(
+            f"{path} is missing; make the twin with `kit generate {spec.name} --data-dir {folder}` "
+            f"or fetch the real data with `kit download {spec.name} --data-dir {folder}`")
+    return path
+
+
+def _parse_dates(lf: pl.LazyFrame, file: FileSpec) -> pl.LazyFrame:
+    exprs = []
+    for name, fmt in file.date_formats:
+        kind = file.column(name).type
+        dtype = pl.Date if kind == "date" else pl.Datetime("us")
+        exprs.append(pl.col(name).str.strptime(dtype, fmt, strict=True))
+    return lf.with_columns(exprs) if exprs else lf
+
+
+def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, parse_dates: bool = True) -> pl.LazyFrame:
+    """A lazy frame over one of the competition's CSVs, typed as the spec says."""
+    file = spec.file(name)
+    path = _path(spec, file, folder)
+    lf = pl.scan_csv(path, schema_overrides=polars_schema(file), infer_schema_length=0 if file.columns else 100)
+    return _parse_dates(lf, file) if parse_dates else lf
+
+
+def read_table(spec: CompetitionSpec, name: str, folder: Path, *, parse_dates: bool = True) -> pl.DataFrame:
+    """One of the competition's CSVs as a typed DataFrame."""
+    try:
+        return scan_table(spec, name, folder, parse_dates=parse_dates).collect()
+    except pl.exceptions.ComputeError as err:
+        raise KitError(f"{Path(folder) / name} does not parse as the spec says: {str(err).splitlines()[0]}") from err

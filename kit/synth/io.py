@@ -1,0 +1,94 @@
+"""Writing twin files exactly as Kaggle ships them (line endings, quoting, column order)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from kit.spec import FileSpec
+
+
+def _check_columns(df: pl.DataFrame, spec: FileSpec) -> None:
+    if spec.columns and tuple(df.columns) != spec.column_names:
+        raise ValueError(
+            f"{spec.name}: columns {df.columns} do not match the spec {list(spec.column_names)}")
+
+
+def _to_csv(df: pl.DataFrame, spec: FileSpec, header: bool) -> bytes:
+    text = df.write_csv(
+        include_header=header,
+        line_terminator=spec.line_terminator,
+        quote_style=spec.quote_style,
+    )
+    return text.encode()
+
+
+def write_csv(df: pl.DataFrame, folder: Path, spec: FileSpec) -> Path:
+    """Write `df` as `folder/spec.name`, formatted like the real file."""
+    _check_columns(df, spec)
+    path = Path(folder) / spec.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(_to_csv(df, spec, header=True))
+    os.replace(tmp, path)
+    return path
+
+
+class CsvWriter:
+    """Append chunks to one CSV with bounded memory (for `--size full`).
+
+    >>> # with CsvWriter(folder, spec) as w:
+    >>> #     for chunk in chunks: w.write(chunk)
+    """
+
+    def __init__(self, folder: Path, spec: FileSpec):
+        self.spec = spec
+        self.path = Path(folder) / spec.name
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._fh = None
+        self._header = True
+        self.rows = 0
+
+    def __enter__(self) -> "CsvWriter":
+        self._fh = open(self._tmp, "wb")
+        return self
+
+    def write(self, df: pl.DataFrame) -> None:
+        _check_columns(df, self.spec)
+        self._fh.write(_to_csv(df, self.spec, header=self._header))
+        self._header = False
+        self.rows += df.height
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._fh.close()
+        if exc_type is None:
+            if self._header:  # no chunk written: still a valid file with a header
+                self._fh = open(self._tmp, "wb")
+                self._fh.write(_to_csv(pl.DataFrame(schema={c: pl.String for c in self.spec.column_names}),
+                                       self.spec, header=True))
+                self._fh.close()
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+def usage_split(n: int, public_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Kaggle's Usage column: a random `public_fraction` of rows 'Public', the rest 'Private'."""
+    public = np.zeros(n, dtype=bool)
+    public[rng.permutation(n)[: int(round(n * public_fraction))]] = True
+    return np.where(public, "Public", "Private")
+
+
+SOLUTION_SPEC_NAME = "solution/solution.csv"
+
+
+def write_solution(df: pl.DataFrame, folder: Path) -> Path:
+    """Write the hidden answers: the submission's columns plus `Usage` (Public/Private)."""
+    if df.columns[-1] != "Usage":
+        raise ValueError("the solution's last column must be Usage")
+    spec = FileSpec(name=SOLUTION_SPEC_NAME, role="extra")
+    return write_csv(df, folder, spec)
