@@ -1,0 +1,58 @@
+"""Parquet cache of a competition's tables: parse each CSV once, then read columns lazily.
+
+The cache lives in `<data dir>/.kit-cache/<file>.parquet`, beside a small JSON that records
+the source file's size and modification time and the spec's schema. A cache whose record
+does not match the source any more is rebuilt, so editing or re-downloading a file is
+picked up. The Parquet file is written under a temporary name and renamed, so a crash
+never leaves a cache that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+
+CACHE = ".kit-cache"
+FORMAT = 1  # bump when the cache layout or parsing changes
+
+
+def _fingerprint(source: Path, schema: dict) -> dict:
+    st = source.stat()
+    spec_hash = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()[:16]
+    return {"format": FORMAT, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "schema": spec_hash}
+
+
+def paths(source: Path) -> tuple[Path, Path]:
+    folder = source.parent / CACHE
+    rel = source.name
+    return folder / f"{rel}.parquet", folder / f"{rel}.json"
+
+
+def is_fresh(source: Path, schema: dict) -> bool:
+    parquet, meta = paths(source)
+    if not (parquet.exists() and meta.exists()):
+        return False
+    try:
+        return json.loads(meta.read_text()) == _fingerprint(source, schema)
+    except (OSError, ValueError):
+        return False
+
+
+def build(source: Path, lf: pl.LazyFrame, schema: dict) -> Path:
+    """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path."""
+    parquet, meta = paths(source)
+    parquet.parent.mkdir(exist_ok=True)
+    tmp = parquet.with_name(f".{parquet.name}.{os.getpid()}.tmp")
+    try:
+        lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000)
+        os.replace(tmp, parquet)
+    finally:
+        tmp.unlink(missing_ok=True)
+    meta_tmp = meta.with_name(f".{meta.name}.tmp")
+    meta_tmp.write_text(json.dumps(_fingerprint(source, schema)))
+    os.replace(meta_tmp, meta)
+    return parquet
