@@ -71,12 +71,12 @@ def cmd_baseline(args) -> int:
 
     from kit import baseline
     from kit.spec import get
-    from kit.submission import validate, test_ids, write_atomic
+    from kit.submission import load_test_ids, validate, write_atomic
 
     comp = get(args.competition)
     folder = _data_dir(comp.spec, args.data_dir)
     sub = baseline.submission(comp.spec, folder)
-    validate(comp.spec, sub.select(pl.all().cast(pl.String)), test_ids(comp.spec, folder))
+    validate(comp.spec, sub.select(pl.all().cast(pl.String)), load_test_ids(comp.spec, folder))
     out = Path(args.output or folder.parent / f"{comp.name}-baseline.csv")
     write_atomic(sub, out)
     value = sub[comp.spec.submission.value_column][0]

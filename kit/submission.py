@@ -47,7 +47,7 @@ def read_submission(path: str | os.PathLike) -> pl.DataFrame:
         raise KitError(f"{path} is not a readable CSV: {str(err).splitlines()[0]}") from err
 
 
-def test_ids(spec: CompetitionSpec, folder: Path) -> pl.Series:
+def load_test_ids(spec: CompetitionSpec, folder: Path) -> pl.Series:
     """The test ids, as text, in test-file order."""
     path = Path(folder) / spec.test
     if not path.exists():
@@ -202,7 +202,7 @@ def score(spec: CompetitionSpec, submission: str | os.PathLike | pl.DataFrame, f
     folder = Path(folder)
     raw = submission if isinstance(submission, pl.DataFrame) else read_submission(submission)
     raw = raw.select(pl.all().cast(pl.String))
-    ids = test_ids(spec, folder)
+    ids = load_test_ids(spec, folder)
     solution = load_solution(spec, folder)
     sub = validate(spec, raw, ids)
     sol_ids = solution[spec.submission.id_column]

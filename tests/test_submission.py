@@ -8,7 +8,7 @@ import pytest
 
 from kit.errors import KitError
 from kit.spec import Column, CompetitionSpec, FileSpec, SubmissionSpec
-from kit.submission import score, validate, test_ids as read_test_ids, write_atomic
+from kit.submission import score, validate, load_test_ids, write_atomic
 
 SPEC = CompetitionSpec(
     name="toy", title="Toy", slug="toy", task="regression", metric="rmsle",
@@ -97,7 +97,7 @@ def test_tags_validation_and_scoring(tmp_path):
 def test_validate_never_mutates_and_types(toy):
     sub = pl.DataFrame({"Id": ["1", "2", "3", "4"], "y": ["1", "2.5", "3", "4"]})
     before = sub.clone()
-    out = validate(SPEC, sub, read_test_ids(SPEC, toy))
+    out = validate(SPEC, sub, load_test_ids(SPEC, toy))
     assert out["value"].dtype == pl.Float64 and out["value"].to_list() == [1, 2.5, 3, 4]
     assert sub.equals(before)
 

@@ -11,7 +11,8 @@ from kit import baseline
 from kit.data.tables import read_table
 from kit.metrics import METRICS
 from kit.spec import get
-from kit.submission import load_solution, score, test_ids, weights
+from kit.submission import load_solution, score, weights
+from kit.submission import load_test_ids
 
 from kit.spec import registry
 
@@ -51,7 +52,7 @@ def test_files_match_spec(name, tiny_twin):
 def test_solution_and_sample_cover_the_test(name, tiny_twin):
     spec = get(name).spec
     folder = tiny_twin(name)
-    ids = test_ids(spec, folder)
+    ids = load_test_ids(spec, folder)
     sol = load_solution(spec, folder)
     assert sol.columns == [*spec.submission.columns, "Usage"]
     assert sorted(sol[spec.submission.id_column].to_list()) == sorted(ids.to_list())

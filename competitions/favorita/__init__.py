@@ -1,0 +1,1 @@
+"""Corporacion Favorita Grocery Sales Forecasting: daily unit sales per store and item."""
