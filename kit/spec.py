@@ -49,8 +49,11 @@ class FileSpec:
     archive: str | None = None
     #: "\r\n" for the files that come with Windows line endings
     line_terminator: str = "\n"
-    #: "necessary" (quote only fields with commas/quotes) or "non_numeric" (quote strings)
-    quote_style: Literal["necessary", "non_numeric"] = "necessary"
+    #: "necessary" (quote only fields with commas/quotes), "non_numeric" (quote strings), or
+    #: "columns" (R's write.csv: quoted header, quote only `quoted_columns`, dates bare)
+    quote_style: Literal["necessary", "non_numeric", "columns"] = "necessary"
+    #: with quote_style="columns", the columns whose values are written in quotes
+    quoted_columns: tuple[str, ...] = ()
     #: strptime formats for date/datetime columns, by column name
     date_formats: tuple[tuple[str, str], ...] = ()
     #: row count of the real file (None where unknown or not a table)

@@ -55,7 +55,7 @@ def main() -> int:
             if ending != f.line_terminator:
                 problems.append(f"line ending: real {ending!r} spec {f.line_terminator!r}")
             quoted = real_header.startswith(b'"')
-            if quoted != (f.quote_style == "non_numeric"):
+            if quoted != (f.quote_style in ("non_numeric", "columns")):
                 problems.append(f"quoting: real header quoted={quoted}, spec quote_style={f.quote_style}")
             schema = pl.read_csv(real, infer_schema_length=None).schema
             notes = []

@@ -23,6 +23,7 @@ import polars as pl
 
 from competitions.planet.spec import LABELS, SPEC
 from kit.synth import rng as stream, write_csv, write_solution
+from kit.progress import bar
 from kit.synth import images as im
 
 SIZES = {
@@ -316,14 +317,16 @@ def write_images(jobs: list[tuple[Path, list[str], np.ndarray]], seed: int) -> N
         tasks += [(str(folder), tuple(names[i:i + BATCH]), labels[i:i + BATCH], seed)
                   for i in range(0, len(names), BATCH)]
     workers = min(_workers(), len(tasks))
-    if sum(len(t[1]) for t in tasks) < POOL_MIN_IMAGES or workers < 2:
-        for t in tasks:
-            _write_images(t)
-        return
-    # spawn, not fork: the parent may hold polars/BLAS thread pools that fork would copy locked
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for _ in pool.map(_write_images, tasks):
-            pass
+    total = sum(len(t[1]) for t in tasks)
+    with bar(total=total, desc="JPEGs", unit="img") as progress:
+        if total < POOL_MIN_IMAGES or workers < 2:
+            for t in tasks:
+                progress.update(_write_images(t))
+            return
+        # spawn, not fork: the parent may hold polars/BLAS thread pools that fork would copy locked
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for done in pool.map(_write_images, tasks):
+                progress.update(done)
 
 
 def generate(out: Path, *, size: str, seed: int) -> None:

@@ -26,7 +26,8 @@ TRAIN = FileSpec(
     # The original is written like test.csv (R's write.csv: CRLF, quoted header and
     # quoted factor columns); the sample we have was a copy with quotes stripped.
     line_terminator="\r\n",
-    quote_style="non_numeric",
+    quote_style="columns",
+    quoted_columns=("StateHoliday", "SchoolHoliday"),
     date_formats=(("Date", _ISO),),
     real_rows=1_017_209,
     description="daily sales and customers per store, 2013-01-01..2015-07-31, "
@@ -48,7 +49,8 @@ TEST = FileSpec(
     ),
     archive=_ARCHIVE,
     line_terminator="\r\n",
-    quote_style="non_numeric",
+    quote_style="columns",
+    quoted_columns=("StateHoliday", "SchoolHoliday"),
     date_formats=(("Date", _ISO),),
     real_rows=41_088,
     description="856 stores x 48 days (2015-08-01..2015-09-17), Id 1 = latest day, "
@@ -126,13 +128,6 @@ SPEC = CompetitionSpec(
         "before and after closures), the season and a slow per-store trend; 180 stores have "
         "no data for the second half of 2014."),
     extra={
-        # R's write.csv quotes every header name and the factor columns but writes numbers,
-        # dates and missing numbers bare; polars' non_numeric style would quote the dates
-        # too, so the twin writes these files by column.
-        "quoted_columns": {
-            "train.csv": ("StateHoliday", "SchoolHoliday"),
-            "test.csv": ("StateHoliday", "SchoolHoliday"),
-        },
         "public_fraction": 0.39,
         "state_holidays": {"0": "none", "a": "public holiday", "b": "Easter", "c": "Christmas"},
     },

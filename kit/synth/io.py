@@ -18,12 +18,30 @@ def _check_columns(df: pl.DataFrame, spec: FileSpec) -> None:
 
 
 def _to_csv(df: pl.DataFrame, spec: FileSpec, header: bool) -> bytes:
+    if spec.quote_style == "columns":
+        return _by_column(df, spec, header)
     text = df.write_csv(
         include_header=header,
         line_terminator=spec.line_terminator,
         quote_style=spec.quote_style,
     )
     return text.encode()
+
+
+def _by_column(df: pl.DataFrame, spec: FileSpec, header: bool) -> bytes:
+    """Rows as R's write.csv writes them: header and factor columns quoted, numbers and
+    dates bare, missing values blank (polars' non_numeric style would quote dates too)."""
+    exprs = []
+    for c in df.columns:
+        text = pl.col(c).cast(pl.String)
+        if c in spec.quoted_columns:
+            text = pl.lit('"') + text + pl.lit('"')
+        exprs.append(text.fill_null("").alias(c))
+    term = spec.line_terminator
+    out = df.select(exprs).write_csv(include_header=False, quote_style="never", line_terminator=term)
+    if header:
+        out = ",".join(f'"{c}"' for c in df.columns) + term + out
+    return out.encode()
 
 
 def write_csv(df: pl.DataFrame, folder: Path, spec: FileSpec) -> Path:
@@ -44,8 +62,9 @@ class CsvWriter:
     >>> #     for chunk in chunks: w.write(chunk)
     """
 
-    def __init__(self, folder: Path, spec: FileSpec):
+    def __init__(self, folder: Path, spec: FileSpec, total: int | None = None):
         self.spec = spec
+        self.total = total
         self.path = Path(folder) / spec.name
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
@@ -54,7 +73,11 @@ class CsvWriter:
         self.rows = 0
 
     def __enter__(self) -> "CsvWriter":
+        from kit.progress import bar
+
         self._fh = open(self._tmp, "wb")
+        self._bar = bar(total=self.total, desc=self.spec.name, unit="rows")
+        self._bar.__enter__()
         return self
 
     def write(self, df: pl.DataFrame) -> None:
@@ -62,8 +85,10 @@ class CsvWriter:
         self._fh.write(_to_csv(df, self.spec, header=self._header))
         self._header = False
         self.rows += df.height
+        self._bar.update(df.height)
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._bar.__exit__(exc_type, exc, tb)
         self._fh.close()
         if exc_type is None:
             if self._header:  # no chunk written: still a valid file with a header

@@ -37,7 +37,7 @@ def test_files_match_spec(name, tiny_twin):
         assert names == list(f.column_names), f.name
         lf, crlf = raw.count(b"\n"), raw.count(b"\r\n")
         assert crlf == (lf if f.line_terminator == "\r\n" else 0), f"{f.name}: mixed line endings"
-        if f.quote_style == "non_numeric":
+        if f.quote_style in ("non_numeric", "columns"):
             assert header.startswith('"'), f"{f.name}: header should be quoted"
         inferred = pl.read_csv(folder / f.name, infer_schema_length=None).schema
         for col in f.columns:
