@@ -19,7 +19,7 @@ from kit.spec import CompetitionSpec
 def constant(spec: CompetitionSpec, folder: Path) -> float | str:
     """The constant prediction that a competitor would pick for this metric, from the train file."""
     target = spec.target_columns[0]
-    y = scan_table(spec, spec.train, folder, parse_dates=False).select(target)
+    y = scan_table(spec, spec.train, folder).select(target)
     if spec.submission.kind == "tags":
         return _best_tag_set(y.collect().to_series(), spec.submission.labels)
     if spec.metric in ("rmsle", "nwrmsle"):

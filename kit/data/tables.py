@@ -44,17 +44,43 @@ def _parse_dates(lf: pl.LazyFrame, file: FileSpec) -> pl.LazyFrame:
     return lf.with_columns(exprs) if exprs else lf
 
 
-def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, parse_dates: bool = True) -> pl.LazyFrame:
-    """A lazy frame over one of the competition's CSVs, typed as the spec says."""
+def scan_csv(spec: CompetitionSpec, name: str, folder: Path, *, parse_dates: bool = True) -> pl.LazyFrame:
+    """A lazy frame straight over one of the competition's CSVs, typed as the spec says."""
     file = spec.file(name)
     path = _path(spec, file, folder)
     lf = pl.scan_csv(path, schema_overrides=polars_schema(file), infer_schema_length=0 if file.columns else 100)
     return _parse_dates(lf, file) if parse_dates else lf
 
 
-def read_table(spec: CompetitionSpec, name: str, folder: Path, *, parse_dates: bool = True) -> pl.DataFrame:
-    """One of the competition's CSVs as a typed DataFrame."""
+def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = True) -> pl.LazyFrame:
+    """A lazy frame over one of the competition's tables, typed, dates parsed.
+
+    With `cache` (the default) the CSV is parsed once into `<folder>/.kit-cache/` as Parquet
+    and later scans read the Parquet; a cache older than its CSV is rebuilt. A folder that
+    cannot be written falls back to reading the CSV.
+    """
+    from kit.data import cache as pq
+
+    lf = scan_csv(spec, name, folder)
+    if not cache:
+        return lf
+    file = spec.file(name)
+    source = Path(folder) / file.name
+    schema = {"columns": [[c.name, c.type] for c in file.columns], "dates": list(file.date_formats)}
+    parquet, _ = pq.paths(source)
+    if not pq.is_fresh(source, schema):
+        try:
+            pq.build(source, lf, schema)
+        except PermissionError:
+            return lf
+        except pl.exceptions.ComputeError as err:
+            raise KitError(f"{source} does not parse as the spec says: {str(err).splitlines()[0]}") from err
+    return pl.scan_parquet(parquet)
+
+
+def read_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = True) -> pl.DataFrame:
+    """One of the competition's tables as a typed DataFrame (see `scan_table`)."""
     try:
-        return scan_table(spec, name, folder, parse_dates=parse_dates).collect()
+        return scan_table(spec, name, folder, cache=cache).collect()
     except pl.exceptions.ComputeError as err:
         raise KitError(f"{Path(folder) / name} does not parse as the spec says: {str(err).splitlines()[0]}") from err

@@ -1,0 +1,70 @@
+"""The Parquet cache: built once, read lazily, rebuilt when its CSV changes."""
+
+import os
+
+import polars as pl
+import pytest
+
+from kit.data import cache as pq
+from kit.data.tables import read_table, scan_table
+from kit.errors import KitError
+from kit.spec import get
+
+
+@pytest.fixture()
+def rossmann(tiny_twin, tmp_path):
+    # a private copy: these tests rewrite files
+    src = tiny_twin("rossmann")
+    for name in ("train.csv", "test.csv", "store.csv"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    return tmp_path
+
+
+def test_cache_matches_csv_and_is_typed(rossmann):
+    spec = get("rossmann").spec
+    direct = read_table(spec, "train.csv", rossmann, cache=False)
+    cached = read_table(spec, "train.csv", rossmann)
+    assert cached.equals(direct)
+    assert cached.schema["Date"] == pl.Date and cached.schema["StateHoliday"] == pl.String
+    parquet, meta = pq.paths(rossmann / "train.csv")
+    assert parquet.exists() and meta.exists()
+    # the second scan reads the Parquet file, not the CSV
+    plan = scan_table(spec, "train.csv", rossmann).explain()
+    assert "parquet" in plan.lower()
+
+
+def test_cache_rebuilt_when_source_changes(rossmann):
+    spec = get("rossmann").spec
+    first = read_table(spec, "store.csv", rossmann)
+    parquet, _ = pq.paths(rossmann / "store.csv")
+    built = parquet.stat().st_mtime_ns
+    text = (rossmann / "store.csv").read_bytes()
+    lines = text.split(b"\r\n")
+    (rossmann / "store.csv").write_bytes(b"\r\n".join(lines[:2] + [b""]))  # keep one store
+    again = read_table(spec, "store.csv", rossmann)
+    assert first.height > 1 and again.height == 1
+    assert parquet.stat().st_mtime_ns != built
+
+
+def test_unchanged_source_not_rebuilt(rossmann):
+    spec = get("rossmann").spec
+    read_table(spec, "test.csv", rossmann)
+    parquet, _ = pq.paths(rossmann / "test.csv")
+    built = parquet.stat().st_mtime_ns
+    read_table(spec, "test.csv", rossmann)
+    assert parquet.stat().st_mtime_ns == built
+
+
+def test_bad_csv_is_a_clear_error_and_no_cache_left(rossmann):
+    spec = get("rossmann").spec
+    (rossmann / "store.csv").write_text('"Store","StoreType"\r\nx,y\r\n')
+    with pytest.raises(KitError, match="store.csv does not parse as the spec says"):
+        read_table(spec, "store.csv", rossmann)
+    parquet, meta = pq.paths(rossmann / "store.csv")
+    assert not parquet.exists() and not meta.exists()
+    assert not [p for p in parquet.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(KitError, match=r"train.csv is missing; make the twin with `kit generate rossmann"):
+        read_table(get("rossmann").spec, "train.csv", tmp_path)
