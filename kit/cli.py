@@ -12,9 +12,12 @@ from kit.errors import KitError
 EPILOG = """\
 steps (each one command; `kit COMMAND --help` for its options):
   kit list                              the competitions and their data
+  kit download rossmann                 fetch the real data from Kaggle (official client), verify, cache
   kit generate rossmann --size small    write the synthetic twin (files as Kaggle ships them)
   kit baseline rossmann                 the best constant submission, in the sample's order
   kit score rossmann submission.csv     check a submission and score it on the twin's hidden answers
+  kit submit rossmann sub.csv -m "msg"  check a submission against the real test ids, then upload it
+  kit adversarial rossmann              how train and test differ, and train rows that look like the test
 
 Data lives in ./data/<competition> unless --data-dir or $KIT_DATA says otherwise.
 """
@@ -103,8 +106,88 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_download(args) -> int:
+    from kit.data.download import download
+    from kit.spec import get
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    r = download(comp.spec, folder, files=args.file or None, force=args.force, cache=not args.no_cache)
+    if r.up_to_date:
+        print(f"{folder} is up to date: {len(r.files)} files match the manifest (sizes and sha256); "
+              "nothing downloaded (--force to fetch again)")
+    else:
+        print(f"downloaded {', '.join(r.fetched)} ({r.bytes / 1e6:,.1f} MB) from {comp.spec.url} "
+              f"into {folder} ({r.reason}):")
+        for name in r.files:
+            path = folder / name
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else (
+                path.stat().st_size)
+            print(f"  {name}{'/' if path.is_dir() else ''}  ({size / 1e6:,.1f} MB)")
+    print(f"verified against the {comp.name} spec; Parquet cache ready for {len(r.cached)} tables")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from kit import kaggle_api
+    from kit.spec import get
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    r = kaggle_api.submit(comp.spec, args.submission, args.message, folder=folder, wait=args.wait,
+                          poll_interval=args.poll_interval, timeout=args.timeout)
+    print(f"checked {args.submission}: {r.rows:,} rows, one per test id; submitted to {comp.spec.slug} "
+          f"(ref {r.ref}): {args.message!r}")
+    if r.scored is None:
+        print(f"see its score at {comp.spec.url}/submissions (or rerun with --wait)")
+        return 0
+    from kit.metrics import METRICS
+
+    better = "higher" if METRICS[comp.spec.metric].greater_is_better else "lower"
+    public = "-" if r.scored.public_score is None else f"{r.scored.public_score:.5f}"
+    print(f"public score  {public}   ({comp.spec.metric.upper()}, {better} is better)")
+    if r.scored.private_score is not None:
+        print(f"private score {r.scored.private_score:.5f}")
+    return 0
+
+
+def cmd_adversarial(args) -> int:
+    from kit.validation import adversarial as adv
+
+    options = dict(drop=tuple(args.drop), keep_time=args.keep_time, n_folds=args.folds,
+                   max_rows=args.max_rows, threshold=args.threshold, max_drop_steps=args.max_steps,
+                   seed=args.seed)
+    if args.train or args.test:
+        if args.competition or not (args.train and args.test):
+            raise KitError("give a competition (`kit adversarial rossmann`) or both --train FILE and "
+                           "--test FILE, not a mix")
+        title = f"{args.train} vs {args.test}"
+        report = adv.adversarial_files(args.train, args.test, id_col=args.id, target_cols=tuple(args.target),
+                                       time_col=args.time_col, **options)
+        out = Path(args.out) if args.out else Path(args.train).parent / "reports"
+    elif args.competition:
+        from kit.spec import get
+
+        comp = get(args.competition)
+        folder = _data_dir(comp.spec, args.data_dir)
+        if args.id or args.target or args.time_col:
+            raise KitError("--id, --target and --time-col are for --train/--test files; a competition's "
+                           "spec names its own")
+        title = comp.name
+        report = adv.adversarial_for(comp.spec, folder, **options)
+        out = Path(args.out) if args.out else adv.default_out_dir(folder, comp.name)
+    else:
+        raise KitError("name a competition (`kit adversarial rossmann`) or give --train FILE --test FILE")
+    files = adv.write_report(report, out)
+    print(f"adversarial validation: {title}")
+    print(report.summary(top=args.top))
+    print(f"wrote {files.png}, {files.json.name} and {files.test_like.name} "
+          "(every train row's adversarial score; test_like marks the validation rows)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from kit.synth.core import SIZES
+    from kit.spec import SIZES
 
     p = argparse.ArgumentParser(
         prog="kit", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -146,6 +229,83 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("submission", help="the submission CSV")
     data_arg(sp)
     sp.set_defaults(func=cmd_score)
+
+    sp = sub.add_parser(
+        "download", help="download a competition's data from Kaggle, verify it, cache its tables",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Download the competition's files with the official kaggle client, extract them\n"
+                    "(zip, 7z, tar.7z; entries that would land outside the folder are refused), check\n"
+                    "them against the spec (files present, CSV headers) and cache the tables as Parquet.\n"
+                    "A manifest of sizes and hashes makes a rerun do nothing once the data is complete;\n"
+                    "an interrupted run leaves no partial file behind.",
+        epilog="credentials (as the kaggle client finds them, in this order):\n"
+               "  $KAGGLE_API_TOKEN or ~/.kaggle/access_token   a token from https://www.kaggle.com/settings/api\n"
+               "  $KAGGLE_USERNAME + $KAGGLE_KEY, or kaggle.json in $KAGGLE_CONFIG_DIR or ~/.kaggle\n"
+               "Accept the competition's rules on its Kaggle page first (HTTP 403 otherwise).")
+    sp.add_argument("competition", help="a name from `kit list`")
+    data_arg(sp)
+    sp.add_argument("--file", metavar="NAME", action="append", default=[],
+                    help="only this file (e.g. train.csv); repeat for several (default: everything)")
+    sp.add_argument("--force", action="store_true",
+                    help="download again even if the manifest says the data is complete; replaces a twin")
+    sp.add_argument("--no-cache", action="store_true", help="skip building the Parquet cache")
+    sp.set_defaults(func=cmd_download)
+
+    sp = sub.add_parser(
+        "submit", help="check a submission against the real test ids, then upload it to Kaggle",
+        description="Check the file first (header, one row per test id, finite numbers, no negatives where "
+                    "the metric forbids them, known tags) and refuse an invalid one without sending "
+                    "anything; then upload it with the official kaggle client. With --wait, poll the "
+                    "submissions list until Kaggle scores it and print the public score.")
+    sp.add_argument("competition", help="a name from `kit list`")
+    sp.add_argument("submission", help="the submission CSV")
+    sp.add_argument("-m", "--message", required=True, help="the description Kaggle shows for this submission")
+    sp.add_argument("--wait", action="store_true", help="wait for the score and print it")
+    sp.add_argument("--poll-interval", type=float, default=10.0, metavar="SECONDS",
+                    help="with --wait: seconds between two looks at the submissions list (default 10)")
+    sp.add_argument("--timeout", type=float, default=1800.0, metavar="SECONDS",
+                    help="with --wait: give up waiting after this long (default 1800)")
+    data_arg(sp)
+    sp.set_defaults(func=cmd_submit)
+
+    sp = sub.add_parser(
+        "adversarial", help="how different are train and test? (adversarial validation)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a LightGBM classifier to tell train rows from test rows (stratified K-fold) "
+                    "and report its AUC (0.5: alike, a random split is fair; above: the test differs), the "
+                    "features that separate them (gain share and a KS / total-variation drift), a loop "
+                    "that drops the top feature and refits until the AUC nears 0.5, and the train rows "
+                    "that look most like the test. Writes adversarial.png, adversarial.json and "
+                    "adversarial_test_like.parquet.",
+        epilog="examples:\n  kit adversarial rossmann\n"
+               "  kit adversarial --train a.csv --test b.csv --id id --target y --drop noisy_col\n\n"
+               "The time column of a forecasting competition (and columns computed from its date, such "
+               "as a day of week) is left out: the test is the future, so the date alone separates them.")
+    sp.add_argument("competition", nargs="?", help="a name from `kit list` (or use --train/--test)")
+    data_arg(sp)
+    sp.add_argument("--train", metavar="FILE", help="any train table (CSV or Parquet) instead of a competition")
+    sp.add_argument("--test", metavar="FILE", help="the test table to compare it with")
+    sp.add_argument("--id", metavar="COL", help="with --train/--test: the id column (left out)")
+    sp.add_argument("--target", metavar="COL", action="append", default=[],
+                    help="with --train/--test: a target column (left out); repeat for several")
+    sp.add_argument("--time-col", metavar="COL", help="with --train/--test: the date column (left out "
+                    "with the columns derived from it, unless --keep-time)")
+    sp.add_argument("--drop", metavar="COL", nargs="+", action="extend", default=[],
+                    help="more columns to leave out")
+    sp.add_argument("--keep-time", action="store_true",
+                    help="keep the time column and the columns derived from it as features")
+    sp.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    sp.add_argument("--max-rows", type=int, default=200_000,
+                    help="rows the classifier sees per side, a seeded sample (default 200000)")
+    sp.add_argument("--threshold", type=float, default=0.55,
+                    help="AUC at or below which train and test count as alike; the drop loop stops there "
+                         "(default 0.55)")
+    sp.add_argument("--max-steps", type=int, default=10, help="most refits of the drop loop (default 10)")
+    sp.add_argument("--top", type=int, default=10, help="features shown in the table (default 10)")
+    sp.add_argument("--seed", type=int, default=0, help="seeds the sample, the folds and LightGBM (default 0)")
+    sp.add_argument("--out", metavar="DIR", help="where to write the report (default: <data-dir>/../reports/"
+                    "<competition>, or reports/ beside the --train file)")
+    sp.set_defaults(func=cmd_adversarial)
     return p
 
 

@@ -19,6 +19,9 @@ from kit.errors import KitError
 
 Task = Literal["regression", "binary", "multilabel"]
 Scheme = Literal["time_holdout", "stratified_kfold", "multilabel_stratified_kfold", "kfold"]
+#: twin sizes: tiny (seconds, for tests), small (under a minute), full (the real row counts)
+SIZES = ("tiny", "small", "full")
+
 Role = Literal["train", "test", "sample_submission", "extra", "images"]
 
 # Column types as polars infers them from the real files. "date"/"datetime" are read as

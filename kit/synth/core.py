@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from kit.errors import KitError
+from kit.spec import SIZES
 
-SIZES = ("tiny", "small", "full")
 MARKER = ".kit-twin.json"
 
 
