@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ steps (each one command; `kit COMMAND --help` for its options):
   kit score rossmann submission.csv     check a submission and score it on the twin's hidden answers
   kit submit rossmann sub.csv -m "msg"  check a submission against the real test ids, then upload it
   kit adversarial rossmann              how train and test differ, and train rows that look like the test
+  kit study rossmann                    which validation scheme ranks models like the test does
 
 Data lives in ./data/<competition> unless --data-dir or $KIT_DATA says otherwise.
 """
@@ -156,7 +158,7 @@ def cmd_adversarial(args) -> int:
 
     options = dict(drop=tuple(args.drop), keep_time=args.keep_time, n_folds=args.folds,
                    max_rows=args.max_rows, threshold=args.threshold, max_drop_steps=args.max_steps,
-                   seed=args.seed)
+                   num_threads=args.threads, seed=args.seed)
     if args.train or args.test:
         if args.competition or not (args.train and args.test):
             raise KitError("give a competition (`kit adversarial rossmann`) or both --train FILE and "
@@ -183,6 +185,21 @@ def cmd_adversarial(args) -> int:
     print(report.summary(top=args.top))
     print(f"wrote {files.png}, {files.json.name} and {files.test_like.name} "
           "(every train row's adversarial score; test_like marks the validation rows)")
+    return 0
+
+
+def cmd_study(args) -> int:
+    from kit.spec import get
+    from kit.study import run_study, write_report
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    report = run_study(comp.spec, folder, n_folds=args.folds, seed=args.seed, threads=args.threads,
+                       adversarial=not args.no_adversarial)
+    out = Path(args.out) if args.out else folder.parent / "reports" / comp.name
+    png, js, csv = write_report(report, out)
+    print(report.summary())
+    print(f"wrote {png}, {js.name} and {csv.name} ({report.seconds:.0f}s)")
     return 0
 
 
@@ -229,6 +246,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("submission", help="the submission CSV")
     data_arg(sp)
     sp.set_defaults(func=cmd_score)
+
+    sp = sub.add_parser(
+        "study", help="which validation scheme ranks models like the test? (validation-strategy study)",
+        description="Train six deliberately different models (capacities, algorithms, feature sets), score "
+                    "each under random K-fold, time holdout, walk-forward and the most test-like rows from "
+                    "adversarial validation, and on the test (the twin's hidden answers; on real data a "
+                    "pseudo-test held out of train). Reports each scheme's Spearman and Kendall correlation "
+                    "with the test scores and its mean gap, and writes study.png/json/csv.")
+    sp.add_argument("competition", help="a name from `kit list` (tabular competitions)")
+    data_arg(sp)
+    sp.add_argument("--folds", type=int, default=3, help="folds for random K-fold and walk-forward (default 3)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads per model (default: all cores)")
+    sp.add_argument("--no-adversarial", action="store_true", help="skip the adversarial-rows scheme")
+    sp.add_argument("--out", metavar="DIR", help="where to write the report (default <data-dir>/../reports/<competition>)")
+    sp.set_defaults(func=cmd_study)
 
     sp = sub.add_parser(
         "download", help="download a competition's data from Kaggle, verify it, cache its tables",
@@ -291,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--time-col", metavar="COL", help="with --train/--test: the date column (left out "
                     "with the columns derived from it, unless --keep-time)")
     sp.add_argument("--drop", metavar="COL", nargs="+", action="extend", default=[],
-                    help="more columns to leave out")
+                    help="more columns to leave out (write them after the competition's name)")
     sp.add_argument("--keep-time", action="store_true",
                     help="keep the time column and the columns derived from it as features")
     sp.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
@@ -302,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default 0.55)")
     sp.add_argument("--max-steps", type=int, default=10, help="most refits of the drop loop (default 10)")
     sp.add_argument("--top", type=int, default=10, help="features shown in the table (default 10)")
+    sp.add_argument("--threads", type=int, help="LightGBM threads (default: half the cores)")
     sp.add_argument("--seed", type=int, default=0, help="seeds the sample, the folds and LightGBM (default 0)")
     sp.add_argument("--out", metavar="DIR", help="where to write the report (default: <data-dir>/../reports/"
                     "<competition>, or reports/ beside the --train file)")

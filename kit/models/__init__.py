@@ -1,0 +1,72 @@
+"""Models behind one interface: random forest, LightGBM, entity-embedding network.
+
+Every model is a scikit-learn estimator (a Regressor and a Classifier class each; the
+classifier takes a binary 0/1 vector or a multilabel (n, k) 0/1 matrix), fits on polars or
+pandas frames, numpy matrices or kit.tabular.Processed objects, and is seeded by random_state.
+`make_model(name, task, **params)` picks the class for a competition's task:
+
+>>> type(make_model("lgbm", "binary", n_estimators=50)).__name__
+'LightGBMClassifier'
+
+Importing this package loads scikit-learn's base classes only; torch and LightGBM load when a
+model is fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kit.errors import KitError
+from kit.models._base import TabularModel
+from kit.models.embedding import EmbeddingNetClassifier, EmbeddingNetRegressor
+from kit.models.forest import ForestClassifier, ForestPrediction, ForestRegressor
+from kit.models.gbm import LightGBMClassifier, LightGBMRegressor
+
+TASKS = ("regression", "binary", "multilabel")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model: its classes by kind of target."""
+
+    regressor: type[TabularModel]
+    classifier: type[TabularModel]
+    #: one line for listings
+    description: str
+
+    def for_task(self, task: str) -> type[TabularModel]:
+        if task not in TASKS:
+            raise KitError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        return self.regressor if task == "regression" else self.classifier
+
+
+MODELS: dict[str, ModelEntry] = {
+    "rf": ModelEntry(ForestRegressor, ForestClassifier,
+                     "random forest (scikit-learn; LightGBM's rf mode on a GPU)"),
+    "lgbm": ModelEntry(LightGBMRegressor, LightGBMClassifier,
+                       "LightGBM gradient boosting, early stopping, native categorical splits"),
+    "nn": ModelEntry(EmbeddingNetRegressor, EmbeddingNetClassifier,
+                     "entity-embedding network (torch; CUDA when available)"),
+}
+
+
+def make_model(name: str, task: str, **params) -> TabularModel:
+    """A fresh model `name` ("rf", "lgbm", "nn") for `task` with `params` as hyperparameters.
+
+    An unknown hyperparameter is an error naming the ones the model takes.
+    """
+    if name not in MODELS:
+        raise KitError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    cls = MODELS[name].for_task(task)
+    allowed = cls().get_params()
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise KitError(f"{cls.__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
+                       f"it takes {', '.join(sorted(allowed))}")
+    return cls(**params)
+
+
+__all__ = [
+    "MODELS", "TASKS", "ModelEntry", "make_model", "ForestRegressor", "ForestClassifier", "ForestPrediction",
+    "LightGBMRegressor", "LightGBMClassifier", "EmbeddingNetRegressor", "EmbeddingNetClassifier",
+]
