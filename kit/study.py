@@ -339,6 +339,9 @@ def plot(report: StudyReport, path: str | os.PathLike) -> Path:
         lo, hi = float(min(v.min(), test.min())), float(max(v.max(), test.max()))
         pad = (hi - lo) * 0.08 or 0.01
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--")
+        if lo > 0 and hi / lo > 3:  # one weak model would squeeze the others into a corner
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         ax.set_title(f"{s.scheme}\nSpearman {s.spearman:.2f}, Kendall {s.kendall:.2f}", fontsize=10)
         ax.set_xlabel(f"validation {report.metric.upper()}")
         ax.set_ylabel(f"{'pseudo-' if report.pseudo_test else ''}test {report.metric.upper()}")

@@ -270,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             generate(get(name), folder, size="full", seed=0)
         t0 = time.perf_counter()
         task = (bulldozers if name == "bulldozers" else rossmann)(folder, args.rows)
-        print(f"{name}: {task.X.height:,d} rows ({int(task.is_valid.sum()):,d} in the holdout) x {task.X.width} columns "
-              f"({len(task.cat_features)} categorical), read in {time.perf_counter() - t0:.1f}s", flush=True)
+        print(f"{name}: {task.X.height:,d} rows ({int(task.is_valid.sum()):,d} in the holdout) x "
+              f"{task.X.width} columns ({len(task.cat_features)} categorical), "
+              f"read in {time.perf_counter() - t0:.1f}s", flush=True)
         if not args.skip_models:
             rows += bench_models(task, args.models, args.device, args.jobs)
         if not args.skip_throughput:

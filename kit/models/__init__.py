@@ -1,4 +1,4 @@
-"""Models behind one interface: random forest, LightGBM, entity-embedding network.
+"""Models behind one interface: random forest, LightGBM, entity-embedding network; a CNN for images.
 
 Every model is a scikit-learn estimator (a Regressor and a Classifier class each; the
 classifier takes a binary 0/1 vector or a multilabel (n, k) 0/1 matrix), fits on polars or
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from kit.errors import KitError
 from kit.models._base import TabularModel
+from kit.models.cnn import CNNClassifier
 from kit.models.embedding import EmbeddingNetClassifier, EmbeddingNetRegressor
 from kit.models.forest import ForestClassifier, ForestPrediction, ForestRegressor
 from kit.models.gbm import LightGBMClassifier, LightGBMRegressor
@@ -29,14 +30,21 @@ TASKS = ("regression", "binary", "multilabel")
 class ModelEntry:
     """One registered model: its classes by kind of target."""
 
-    regressor: type[TabularModel]
-    classifier: type[TabularModel]
+    #: None for a model without a regression form (the CNN)
+    regressor: type[TabularModel] | None
+    classifier: type[TabularModel] | type[CNNClassifier]
     #: one line for listings
     description: str
+    #: the tasks it fits
+    tasks: tuple[str, ...] = TASKS
+    #: what X is: "table" (frames, matrices, Processed objects) or "images" (paths or uint8 arrays)
+    inputs: str = "table"
 
-    def for_task(self, task: str) -> type[TabularModel]:
+    def for_task(self, task: str) -> type[TabularModel] | type[CNNClassifier]:
         if task not in TASKS:
             raise KitError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if task not in self.tasks:
+            raise KitError(f"{self.classifier.__name__} does not fit {task} targets; it fits {', '.join(self.tasks)}")
         return self.regressor if task == "regression" else self.classifier
 
 
@@ -47,11 +55,14 @@ MODELS: dict[str, ModelEntry] = {
                        "LightGBM gradient boosting, early stopping, native categorical splits"),
     "nn": ModelEntry(EmbeddingNetRegressor, EmbeddingNetClassifier,
                      "entity-embedding network (torch; CUDA when available)"),
+    "cnn": ModelEntry(None, CNNClassifier,
+                      "small ResNet on images (torch; CUDA when available), D4 augmentation and TTA, F2 thresholds",
+                      tasks=("multilabel",), inputs="images"),
 }
 
 
 def make_model(name: str, task: str, **params) -> TabularModel:
-    """A fresh model `name` ("rf", "lgbm", "nn") for `task` with `params` as hyperparameters.
+    """A fresh model `name` ("rf", "lgbm", "nn", "cnn") for `task` with `params` as hyperparameters.
 
     An unknown hyperparameter is an error naming the ones the model takes.
     """
@@ -68,5 +79,5 @@ def make_model(name: str, task: str, **params) -> TabularModel:
 
 __all__ = [
     "MODELS", "TASKS", "ModelEntry", "make_model", "ForestRegressor", "ForestClassifier", "ForestPrediction",
-    "LightGBMRegressor", "LightGBMClassifier", "EmbeddingNetRegressor", "EmbeddingNetClassifier",
+    "LightGBMRegressor", "LightGBMClassifier", "EmbeddingNetRegressor", "EmbeddingNetClassifier", "CNNClassifier",
 ]

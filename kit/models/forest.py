@@ -11,8 +11,10 @@ Linux pulls nvidia-nccl-cu12 (352 MB more), a heavy dependency for a laptop CPU 
 whereas LightGBM is already a dependency and its PyPI wheel carries the OpenCL GPU learner
 (device_type="gpu"), which NVIDIA's driver runs. The same code path runs on the CPU
 (backend="lightgbm", device="cpu"), which is how it is tested; its accuracy is checked
-against scikit-learn's forest on the same data (tests/models/test_forest.py). What it cannot
-give: an out-of-bag score (LightGBM does not keep which rows each tree skipped).
+against scikit-learn's forest on the same data (tests/models/test_forest.py), and on the full
+Bulldozers twin it matched it on the CPU too, 2.3x faster (see _LIGHTGBM_LEAVES). What it
+cannot give: an out-of-bag score (LightGBM does not keep which rows each tree skipped). Not yet
+measured on a GPU: no GPU machine was available when it was written.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -40,8 +42,11 @@ from kit.models._base import Encoded, LabelOutputs, TabularModel, resolve_device
 from kit.models.gbm import lightgbm_threads, train_boosters
 
 BACKENDS = ("auto", "sklearn", "lightgbm")
-#: LightGBM's cap on leaves per tree
-_MAX_LEAVES = 131_072
+#: leaves per tree for LightGBM when max_leaf_nodes is None. It grows trees leaf by leaf, at a
+#: cost that climbs steeply with the leaf count; measured on the full Bulldozers twin (380k
+#: rows, max_samples=200k, 6 trees, 1 thread): scikit-learn 35.6 s, RMSE 0.302 (43k leaves per
+#: tree); LightGBM capped at 2,048 leaves 14.3 s, 0.296; 4,096: 15.4 s, 0.294; 16,384: 49 s, 0.295
+_LIGHTGBM_LEAVES = 4096
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class _Forest(TabularModel):
 
     def __init__(self, *, n_estimators: int = 100, max_samples: int | float | None = None,
                  max_features: float | int | str | None = 0.5, min_samples_leaf: int = 3,
-                 max_depth: int | None = None, oob_score: bool = False, backend: str = "auto",
+                 max_depth: int | None = None, max_leaf_nodes: int | None = None,
+                 oob_score: bool = False, backend: str = "auto",
                  device: str = "auto", cat_features: list[str] | None = None, n_jobs: int = -1,
                  random_state: int = 0):
         self.n_estimators = n_estimators
@@ -69,6 +75,8 @@ class _Forest(TabularModel):
         self.max_features = max_features
         self.min_samples_leaf = min_samples_leaf
         self.max_depth = max_depth
+        #: leaves per tree at most; None: unlimited for scikit-learn, 4,096 for LightGBM
+        self.max_leaf_nodes = max_leaf_nodes
         self.oob_score = oob_score
         #: "sklearn" (CPU), "lightgbm" (GPU path, also runs on CPU), "auto" (lightgbm on a GPU)
         self.backend = backend
@@ -130,7 +138,8 @@ class _Forest(TabularModel):
         cls = RandomForestClassifier if self._classifier else RandomForestRegressor
         self.estimator_ = cls(
             n_estimators=self.n_estimators, max_samples=self._samples(n), max_features=self.max_features,
-            min_samples_leaf=self.min_samples_leaf, max_depth=self.max_depth, bootstrap=True,
+            min_samples_leaf=self.min_samples_leaf, max_depth=self.max_depth,
+            max_leaf_nodes=self.max_leaf_nodes, bootstrap=True,
             oob_score=self.oob_score, n_jobs=self.n_jobs, random_state=self.random_state)
         self.estimator_.fit(X, y.astype(np.int64) if self._classifier else y)
         if self.oob_score:
@@ -156,11 +165,13 @@ class _Forest(TabularModel):
             raise KitError(f"max_features must be a fraction, a count in 1..{p}, 'sqrt', 'log2' or None, "
                            f"got {mf!r}")
         bag = max(2, round(fraction * n))
+        leaves = _LIGHTGBM_LEAVES if self.max_leaf_nodes is None else self.max_leaf_nodes
+        if not 2 <= leaves <= 131_072:
+            raise KitError(f"max_leaf_nodes must be in 2..131072 for LightGBM, got {leaves}")
         params = {
             "objective": "binary" if self._classifier else "regression", "boosting": "rf",
             "bagging_fraction": fraction, "bagging_freq": 1, "feature_fraction_bynode": ff,
-            # scikit-learn grows each tree until leaves hit min_samples_leaf: allow as many leaves
-            "num_leaves": int(min(_MAX_LEAVES, max(2, bag // max(1, self.min_samples_leaf)))),
+            "num_leaves": int(max(2, min(leaves, bag // max(1, self.min_samples_leaf)))),
             "max_depth": -1 if self.max_depth is None else self.max_depth,
             "min_data_in_leaf": self.min_samples_leaf, "min_sum_hessian_in_leaf": 1e-9,
             "lambda_l2": 0.0, "min_gain_to_split": 0.0,

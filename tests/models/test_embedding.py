@@ -79,7 +79,8 @@ def test_lr_find_sweeps_and_leaves_the_estimator_alone(reg, tmp_path):
 
 
 def test_eval_set_keeps_the_best_epoch(reg):
-    m = EmbeddingNetRegressor(cat_features=CATS, **{**NN, "epochs": 5}).fit(reg.X, reg.y, eval_set=(reg.X_valid, reg.y_valid))
+    m = EmbeddingNetRegressor(cat_features=CATS, **{**NN, "epochs": 5})
+    m.fit(reg.X, reg.y, eval_set=(reg.X_valid, reg.y_valid))
     h = m.history_
     assert len(h.train_loss) == len(h.valid_loss) == 5
     assert m.best_epoch_ == int(np.argmin(h.valid_loss))

@@ -96,7 +96,8 @@ def test_lightgbm_forest_matches_scikit_learn_on_bulldozers(bulldozers):
 
 
 def test_eval_set_score_is_kept(reg):
-    m = ForestRegressor(n_estimators=10, cat_features=CATS, n_jobs=1).fit(reg.X, reg.y, eval_set=(reg.X_valid, reg.y_valid))
+    m = ForestRegressor(n_estimators=10, cat_features=CATS, n_jobs=1)
+    m.fit(reg.X, reg.y, eval_set=(reg.X_valid, reg.y_valid))
     assert m.valid_score_ == pytest.approx(m.score(reg.X_valid, reg.y_valid))
 
 
