@@ -20,6 +20,9 @@ steps (each one command; `kit COMMAND --help` for its options):
   kit submit rossmann sub.csv -m "msg"  check a submission against the real test ids, then upload it
   kit adversarial rossmann              how train and test differ, and train rows that look like the test
   kit study rossmann                    which validation scheme ranks models like the test does
+  kit train rossmann --model lgbm       one model on the shared folds: out-of-fold and test predictions
+  kit blend rossmann lgbm rf            weights fitted out of fold; a checked submission
+  kit run rossmann                      all of it: twin or data -> models -> blend -> submission -> score
 
 Data lives in ./data/<competition> unless --data-dir or $KIT_DATA says otherwise.
 """
@@ -203,6 +206,81 @@ def cmd_study(args) -> int:
     return 0
 
 
+def _runs_dir(folder: Path, given) -> Path:
+    return Path(given) if given else folder / "runs"
+
+
+def _params(pairs) -> dict:
+    """KEY=VALUE pairs as hyperparameters; values parsed as JSON where they can be (3, 0.1, true, null)."""
+    import json
+
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise KitError(f"--param takes KEY=VALUE, got {pair!r} (e.g. --param num_leaves=63)")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_train(args) -> int:
+    from kit.features import prepare
+    from kit.runs import load_folds, train
+    from kit.spec import get
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    runs = _runs_dir(folder, args.runs_dir)
+    prepared = prepare(comp, folder, seed=args.seed)
+    folds = load_folds(comp, prepared, runs, seed=args.seed)
+    out = runs / (args.name or args.model)
+    print(f"{comp.name}: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows, "
+          f"{len(folds)} fold(s) ({folds.scheme}); training {args.model} into {out}")
+    r = train(comp, prepared, folds, args.model, out, params=_params(args.param), seed=args.seed,
+              threads=args.threads)
+    print(f"{r.name}: out-of-fold {comp.spec.metric.upper()} {r.score:.5f} "
+          f"(folds {', '.join(f'{s:.5f}' for s in r.fold_scores)}) in {r.seconds:.1f}s")
+    print(f"wrote {out}/config.json, metrics.json, oof.parquet, test.parquet, models/")
+    return 0
+
+
+def cmd_blend(args) -> int:
+    from kit.features import prepare
+    from kit.runs import blend_runs, write_submission
+    from kit.spec import get
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    runs = _runs_dir(folder, args.runs_dir)
+    paths = [Path(r) if Path(r).exists() else runs / r for r in args.runs]
+    prepared = prepare(comp, folder, seed=args.seed)
+    out = runs / args.name
+    b = blend_runs(comp, prepared, paths, out)
+    print(f"{b.name}: out-of-fold {comp.spec.metric.upper()} {b.score:.5f} "
+          f"(folds {', '.join(f'{s:.5f}' for s in b.fold_scores)}); weights in {out}/config.json")
+    sub = Path(args.output) if args.output else out / "submission.csv"
+    write_submission(comp, folder, prepared, b, sub)
+    print(f"wrote {sub} (checked like `kit submit`)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from kit.runs import run_all
+    from kit.spec import get
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    summary = run_all(comp, folder, size=args.size, seed=args.seed, models=args.model or None,
+                      runs_dir=args.runs_dir, submission=args.output, threads=args.threads,
+                      adversarial=not args.no_adversarial)
+    print()
+    print(summary.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from kit.spec import SIZES
 
@@ -340,6 +418,64 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", metavar="DIR", help="where to write the report (default: <data-dir>/../reports/"
                     "<competition>, or reports/ beside the --train file)")
     sp.set_defaults(func=cmd_adversarial)
+
+    def runs_arg(sp):
+        sp.add_argument("--runs-dir", metavar="DIR",
+                        help="where run folders and the shared folds live (default: <data-dir>/runs)")
+
+    threads_default = os.cpu_count() or 1
+
+    sp = sub.add_parser(
+        "train", help="train one model on the shared folds; write its run folder",
+        description="Build the competition's features, fit MODEL on every fold of the competition's "
+                    "validation scheme (folds are computed once and shared, so any runs can be blended), "
+                    "and write RUNS/NAME: config.json (resolved hyperparameters), metrics.json (metric per "
+                    "fold), oof.parquet and test.parquet (predictions keyed by row and by id), models/. "
+                    "With a time holdout the test predictions come from a refit on every row.")
+    sp.add_argument("competition", help="a name from `kit list`")
+    sp.add_argument("--model", required=True, help="rf, lgbm, nn or cnn (see kit.models)")
+    sp.add_argument("--param", action="append", metavar="KEY=VALUE",
+                    help="override a hyperparameter of the competition's defaults (repeatable)")
+    sp.add_argument("--name", help="run folder name (default: the model name)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed for folds and models (default 0)")
+    sp.add_argument("--threads", type=int, default=threads_default, help="threads per model (default: all cores)")
+    data_arg(sp)
+    runs_arg(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser(
+        "blend", help="blend runs with weights fitted on their out-of-fold predictions",
+        description="Greedy ensemble selection (weights on the simplex) on the runs' out-of-fold predictions, "
+                    "scored by the competition's metric (rank averages for Gini); writes RUNS/NAME like a run "
+                    "and a checked submission.")
+    sp.add_argument("competition", help="a name from `kit list`")
+    sp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (a path, or a name under the runs dir)")
+    sp.add_argument("--name", default="blend", help="the blend's folder name (default blend)")
+    sp.add_argument("-o", "--output", metavar="FILE", help="submission path (default RUNS/NAME/submission.csv)")
+    sp.add_argument("--seed", type=int, default=0, help="the seed the runs were trained with (default 0)")
+    data_arg(sp)
+    runs_arg(sp)
+    sp.set_defaults(func=cmd_blend)
+
+    sp = sub.add_parser(
+        "run", help="everything: data -> adversarial check -> models -> blend -> checked submission -> score",
+        description="Take the competition's data (the twin is written first when the data folder has no "
+                    "train file) through adversarial validation, the competition's default models on its "
+                    "validation scheme, a blend, and a submission in the sample's order checked like "
+                    "`kit submit`; scores it offline when the hidden answers are there. Ends with a table of "
+                    "validation scores and times. Same seed, same submission.")
+    sp.add_argument("competition", help="a name from `kit list`")
+    sp.add_argument("--size", choices=SIZES, default="small", help="twin size when one is written (default small)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--model", action="append", metavar="NAME",
+                    help="train these models instead of the competition's defaults (repeatable)")
+    sp.add_argument("--threads", type=int, default=threads_default, help="threads per model (default: all cores)")
+    sp.add_argument("--no-adversarial", action="store_true", help="skip the adversarial check")
+    sp.add_argument("-o", "--output", metavar="FILE", help="submission path (default RUNS/submission.csv)")
+    data_arg(sp)
+    runs_arg(sp)
+    sp.set_defaults(func=cmd_run)
+
     return p
 
 

@@ -49,8 +49,12 @@ def lightgbm_threads(n_jobs: int | None) -> int:
 
 def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, cat_idx: list[int],
                    valid: tuple[np.ndarray, np.ndarray] | None = None,
-                   early_stopping_rounds: int | None = None) -> list:
+                   early_stopping_rounds: int | None = None, weight: np.ndarray | None = None,
+                   valid_weight: np.ndarray | None = None) -> list:
     """One LightGBM booster per column of Y (n, k), sharing one binned Dataset.
+
+    `weight` / `valid_weight` weigh the rows of X / valid[0] in the loss and in the
+    validation score that early stopping watches.
 
     Feature names are positional (f0, f1, ...) because LightGBM refuses JSON characters in
     names; the estimators map them back to the user's columns.
@@ -61,11 +65,11 @@ def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, c
     Y = np.asfortranarray(Y, dtype=np.float32)  # each label column contiguous
     valid = None if valid is None else (valid[0], np.asfortranarray(valid[1], dtype=np.float32))
     ds_params = {k: params[k] for k in ("max_bin", "verbose", "min_data_in_bin") if k in params}
-    train_set = lgb.Dataset(X, label=Y[:, 0], feature_name=names, categorical_feature=cat_idx,
+    train_set = lgb.Dataset(X, label=Y[:, 0], weight=weight, feature_name=names, categorical_feature=cat_idx,
                             params=ds_params, free_raw_data=False)
     valid_set = None
     if valid is not None:
-        valid_set = lgb.Dataset(valid[0], label=valid[1][:, 0], reference=train_set,
+        valid_set = lgb.Dataset(valid[0], label=valid[1][:, 0], weight=valid_weight, reference=train_set,
                                 feature_name=names, categorical_feature=cat_idx, free_raw_data=False)
     boosters = []
     for j in range(Y.shape[1]):
@@ -88,6 +92,23 @@ def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, c
             raise
         boosters.append(booster)
     return boosters
+
+
+def _weights(weight: Any, n_rows: int, what: str) -> np.ndarray | None:
+    """Row weights as float32 (n,): finite, non-negative, not all zero; None stays None."""
+    if weight is None:
+        return None
+    w = np.asarray(weight.to_numpy() if isinstance(weight, pl.Series) else weight)
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise KitError(f"{what} must be one weight per row ({n_rows}), got shape {w.shape}")
+    if w.dtype.kind not in "iufb":
+        raise KitError(f"{what} must be numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise KitError(f"{what} must be finite and non-negative with a positive sum, but it has "
+                       f"{int((~np.isfinite(w)).sum())} non-finite and {int((w < 0).sum())} negative values "
+                       f"and sums to {np.nansum(w):g}")
+    return w.astype(np.float32)
 
 
 class _LightGBM(TabularModel):
@@ -133,16 +154,25 @@ class _LightGBM(TabularModel):
             "seed": self.random_state, "deterministic": True, "force_col_wise": True, "verbose": -1,
         }
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None):
-        """Fit; with `eval_set=(X_valid, y_valid)` stop early and keep the best round in best_iteration_."""
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, sample_weight: Any = None,
+            eval_sample_weight: Any = None):
+        """Fit; with `eval_set=(X_valid, y_valid)` stop early and keep the best round in best_iteration_.
+
+        `sample_weight` weighs the training rows in the loss (Favorita's perishables: 1.25);
+        `eval_sample_weight` weighs the eval_set rows in the score early stopping watches.
+        """
         enc, t, valid = self._fit_inputs(X, y, eval_set)
+        w = _weights(sample_weight, enc.n_rows, "sample_weight")
+        if eval_sample_weight is not None and valid is None:
+            raise KitError("eval_sample_weight weighs the eval_set rows, but no eval_set was given")
+        vw = None if valid is None else _weights(eval_sample_weight, valid[0].n_rows, "eval_sample_weight")
         Y = t.reshape(len(t), -1)
         v = None if valid is None else (valid[0].matrix(), valid[1].reshape(valid[0].n_rows, -1))
         objective = "binary" if self._classifier else "regression"
         self.boosters_ = train_boosters(
             self._params(objective), enc.matrix(), Y, rounds=self.n_estimators,
             cat_idx=list(range(len(self.schema_.cat_names))), valid=v,
-            early_stopping_rounds=self.early_stopping_rounds)
+            early_stopping_rounds=self.early_stopping_rounds, weight=w, valid_weight=vw)
         best = [b.best_iteration if b.best_iteration > 0 else b.current_iteration() for b in self.boosters_]
         #: int for one output; an array with one round count per label for multilabel
         self.best_iteration_ = best[0] if len(best) == 1 else np.array(best)
