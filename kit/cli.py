@@ -226,6 +226,17 @@ def _params(pairs) -> dict:
     return out
 
 
+def _model_params(pairs) -> dict[str, dict]:
+    """MODEL.KEY=VALUE pairs as {model: {key: value}}."""
+    out: dict[str, dict] = {}
+    for pair in pairs or ():
+        model, dot, rest = pair.partition(".")
+        if not dot or "=" not in rest:
+            raise KitError(f"--param takes MODEL.KEY=VALUE, got {pair!r} (e.g. --param lgbm.num_leaves=63)")
+        out.setdefault(model, {}).update(_params([rest]))
+    return out
+
+
 def cmd_train(args) -> int:
     from kit.features import prepare
     from kit.runs import load_folds, train
@@ -275,7 +286,7 @@ def cmd_run(args) -> int:
     folder = _data_dir(comp.spec, args.data_dir)
     summary = run_all(comp, folder, size=args.size, seed=args.seed, models=args.model or None,
                       runs_dir=args.runs_dir, submission=args.output, threads=args.threads,
-                      adversarial=not args.no_adversarial)
+                      adversarial=not args.no_adversarial, params=_model_params(args.param))
     print()
     print(summary.table())
     return 0
@@ -470,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", action="append", metavar="NAME",
                     help="train these models instead of the competition's defaults (repeatable)")
     sp.add_argument("--threads", type=int, default=threads_default, help="threads per model (default: all cores)")
+    sp.add_argument("--param", action="append", metavar="MODEL.KEY=VALUE",
+                    help="override one model's hyperparameter, e.g. lgbm.num_leaves=63 (repeatable)")
     sp.add_argument("--no-adversarial", action="store_true", help="skip the adversarial check")
     sp.add_argument("-o", "--output", metavar="FILE", help="submission path (default RUNS/submission.csv)")
     data_arg(sp)

@@ -609,9 +609,12 @@ def _adversarial_check(comp: Competition, folder: Path, runs_dir: Path, seed: in
 def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small", seed: int = 0,
             models: Sequence[str] | None = None, runs_dir: str | os.PathLike | None = None,
             submission: str | os.PathLike | None = None, threads: int | None = None,
-            adversarial: bool = True, log=print) -> RunSummary:
+            adversarial: bool = True, params: dict[str, dict] | None = None, log=print) -> RunSummary:
     """Data (a twin made when the folder has none) -> adversarial check -> the competition's
-    default models -> blend -> a checked submission -> its offline score where answers exist."""
+    default models -> blend -> a checked submission -> its offline score where answers exist.
+
+    `params` overrides hyperparameters per model: {"lgbm": {"n_estimators": 50}}.
+    """
     from kit import baseline
     from kit.features import default_models, prepare
     from kit.submission import SOLUTION, score
@@ -621,6 +624,13 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     folder = Path(folder)
     steps: list[StepTime] = []
     if not (folder / spec.train).exists():
+        from kit.synth.core import MARKER
+
+        others = [p.name for p in folder.iterdir() if p.name != "runs"] if folder.exists() else []
+        if others and not (folder / MARKER).exists():
+            raise KitError(f"{folder} holds files ({', '.join(sorted(others)[:4])}{', ...' if len(others) > 4 else ''}) "
+                           f"but no {spec.train}; finish the download with `kit download {spec.name} --data-dir "
+                           f"{folder}`, or point --data-dir at an empty folder to run on a twin")
         t = time.perf_counter()
         log(f"no {spec.train} in {folder}: writing the {size} twin (seed {seed})")
         generate(comp, folder, size=size, seed=seed)
@@ -644,10 +654,14 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     steps.append(StepTime("features + folds", time.perf_counter() - t,
                           note=f"{prepared.n_rows:,} rows, {len(folds)} fold(s)"))
     names = list(models) if models else list(default_models(comp))
+    unused = sorted(set(params or {}) - set(names))
+    if unused:
+        raise KitError(f"--param names {', '.join(unused)}, which this run does not train ({', '.join(names)})")
     results = []
     for name in names:
         log(f"training {name} ...")
-        r = train(comp, prepared, folds, name, runs_dir / name, seed=seed, threads=threads, log=log)
+        r = train(comp, prepared, folds, name, runs_dir / name, params=(params or {}).get(name), seed=seed,
+                  threads=threads, log=log)
         results.append(r)
         steps.append(StepTime(name, r.seconds, r.score))
     final = results[0]

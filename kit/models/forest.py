@@ -127,9 +127,9 @@ class _Forest(TabularModel):
             return None
         if isinstance(m, float) and 0 < m <= 1:
             return max(1, round(m * n))
-        if isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 1 <= m <= n:
-            return int(m)
-        raise KitError(f"max_samples must be a row count in 1..{n} (the training rows) or a fraction in "
+        if isinstance(m, (int, np.integer)) and not isinstance(m, bool) and m >= 1:
+            return min(int(m), n)  # at most m rows per tree: the same setting works on any data size
+        raise KitError(f"max_samples must be a row count >= 1 (at most that many rows per tree) or a fraction in "
                        f"(0, 1], got {m!r}")
 
     def _fit_sklearn(self, X: np.ndarray, y: np.ndarray, n: int) -> None:

@@ -27,8 +27,11 @@ def test_max_samples_draws_that_many_rows_per_tree(reg):
     assert drawn == [50] * 5  # each tree's bootstrap: 50 draws (with repeats)
     frac = ForestRegressor(n_estimators=2, max_samples=0.25, cat_features=CATS, n_jobs=1).fit(reg.X, reg.y)
     assert frac.estimator_.max_samples == 100
-    with pytest.raises(KitError, match=r"max_samples must be a row count in 1\.\.400 .* got 5000"):
-        ForestRegressor(max_samples=5000, cat_features=CATS).fit(reg.X, reg.y)
+    # more than there are rows: every tree draws as many rows as there are (set_rf_samples' "at most")
+    big = ForestRegressor(n_estimators=2, max_samples=5000, cat_features=CATS, n_jobs=1).fit(reg.X, reg.y)
+    assert [len(s) for s in big.estimator_.estimators_samples_] == [400, 400]
+    with pytest.raises(KitError, match=r"max_samples must be a row count >= 1 .* got 0"):
+        ForestRegressor(max_samples=0, cat_features=CATS).fit(reg.X, reg.y)
 
 
 def test_oob_score_is_scikit_learns(reg):

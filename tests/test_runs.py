@@ -1,0 +1,231 @@
+"""kit.runs: shared folds, run folders, blending and submissions, on hand-built Prepared data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from kit.errors import KitError
+from kit.features import Prepared
+from kit.metrics import normalized_gini, rmspe
+from kit.runs import (blend_runs, ensemble_selection, load_folds, make_folds, read_folds, read_run,
+                      submission_frame, train)
+from kit.spec import get
+
+FAST_LGBM = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}
+
+
+def _rossmann_like(n_days: int = 120, stores: int = 6, seed: int = 0) -> Prepared:
+    """Daily sales of a few stores: weekday and store effects, log target, a date per row."""
+    rng = np.random.default_rng(seed)
+    days = np.repeat(np.arange(n_days), stores)
+    store = np.tile(np.arange(stores), n_days)
+    dates = pl.Series("Date", [dt.date(2015, 1, 1) + dt.timedelta(days=int(d)) for d in days])
+    dow = (days % 7).astype(np.int64)
+    sales = 1000 * (1 + store) * (1 + 0.3 * (dow == 0)) * np.exp(rng.normal(0, 0.05, len(days)))
+    X = pl.DataFrame({"store": store, "dow": dow, "noise": rng.normal(size=len(days))})
+    test_days = np.repeat(np.arange(n_days, n_days + 7), stores)
+    X_test = pl.DataFrame({"store": np.tile(np.arange(stores), 7), "dow": (test_days % 7).astype(np.int64),
+                           "noise": rng.normal(size=len(test_days))})
+    return Prepared(X=X, y=np.log1p(sales), X_test=X_test, test_ids=pl.Series("Id", np.arange(1, len(test_days) + 1)),
+                    cat_features=("store",), target_transform="log1p", dates=dates)
+
+
+def _binary(n: int = 600, seed: int = 0) -> Prepared:
+    rng = np.random.default_rng(seed)
+    X = pl.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = (X["a"].to_numpy() + 0.5 * rng.normal(size=n) > 0.8).astype(np.int64)
+    X_test = pl.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    return Prepared(X=X, y=y, X_test=X_test, test_ids=pl.Series("id", np.arange(50)))
+
+
+# -- folds --------------------------------------------------------------------------------------
+
+def test_time_holdout_validates_the_last_horizon_and_trains_before_it():
+    comp = get("rossmann")  # 48-day horizon
+    p = _rossmann_like()
+    folds = make_folds(comp, p)
+    assert len(folds) == 1 and folds.single_holdout and folds.scheme == "time_holdout"
+    tr, va = folds.splits[0]
+    dates = p.dates.to_numpy()
+    assert dates[va].min() == np.datetime64(dt.date(2015, 1, 1) + dt.timedelta(days=120 - 48))
+    assert len(va) == 48 * 6 and dates[tr].max() < dates[va].min()
+
+
+def test_folds_are_saved_once_and_recomputed_when_the_data_changes(tmp_path):
+    comp = get("porto_seguro")
+    p = _binary()
+    first = load_folds(comp, p, tmp_path)
+    assert len(first) == 5 and (tmp_path / "folds.parquet").exists()
+    saved = read_folds(tmp_path)
+    assert saved.fingerprint == first.fingerprint
+    for (t1, v1), (t2, v2) in zip(first.splits, saved.splits):
+        np.testing.assert_array_equal(t1, t2)
+        np.testing.assert_array_equal(v1, v2)
+    # every row validated exactly once, class balance kept in each fold
+    all_valid = np.concatenate([v for _, v in first.splits])
+    assert np.array_equal(np.sort(all_valid), np.arange(p.n_rows))
+    rates = [p.y[v].mean() for _, v in first.splits]
+    assert max(rates) - min(rates) < 0.02
+    other = load_folds(comp, _binary(seed=1), tmp_path)
+    assert other.fingerprint != first.fingerprint
+    assert read_folds(tmp_path).fingerprint == other.fingerprint
+
+
+def test_time_scheme_without_dates_is_a_clear_error():
+    p = _rossmann_like()
+    no_dates = Prepared(X=p.X, y=p.y, X_test=p.X_test, test_ids=p.test_ids, target_transform="log1p")
+    with pytest.raises(KitError, match=r"time holdout but its feature code gives no dates"):
+        make_folds(get("rossmann"), no_dates)
+
+
+def test_prepared_rejects_mismatched_lengths():
+    p = _binary()
+    with pytest.raises(KitError, match=r"600 training rows but 599 targets"):
+        Prepared(X=p.X, y=p.y[:-1], X_test=p.X_test, test_ids=p.test_ids)
+    with pytest.raises(KitError, match=r"50 test rows but 49 test ids"):
+        Prepared(X=p.X, y=p.y, X_test=p.X_test, test_ids=p.test_ids[:-1])
+
+
+# -- train --------------------------------------------------------------------------------------
+
+def test_train_writes_a_run_folder_whose_scores_match_its_predictions(tmp_path):
+    comp = get("rossmann")
+    p = _rossmann_like()
+    folds = load_folds(comp, p, tmp_path)
+    r = train(comp, p, folds, "lgbm", tmp_path / "lgbm", params=FAST_LGBM, log=lambda *_: None)
+    for f in ("config.json", "metrics.json", "oof.parquet", "test.parquet", "models/fold_0.pkl", "models/all.pkl"):
+        assert (tmp_path / "lgbm" / f).exists(), f
+    oof = pl.read_parquet(tmp_path / "lgbm" / "oof.parquet")
+    np.testing.assert_array_equal(oof["row"].to_numpy(), folds.splits[0][1])
+    # the recorded score is RMSPE on the sales scale of the stored log predictions
+    want = rmspe(np.expm1(p.y[oof["row"].to_numpy()]), np.expm1(oof["pred"].to_numpy()))
+    metrics = json.loads((tmp_path / "lgbm" / "metrics.json").read_text())
+    assert metrics["oof"] == pytest.approx(want) == pytest.approx(r.score)
+    assert r.score < 0.1  # store x weekday explains the sales up to 5% noise
+    config = json.loads((tmp_path / "lgbm" / "config.json").read_text())
+    assert config["refit"] is True and config["params"]["num_leaves"] == 15
+    assert config["folds"]["fingerprint"] == folds.fingerprint
+    test = pl.read_parquet(tmp_path / "lgbm" / "test.parquet")
+    assert test["id"].to_list() == p.test_ids.to_list() and test["pred"].is_finite().all()
+
+
+def test_same_seed_same_run_files(tmp_path):
+    comp = get("porto_seguro")
+    p = _binary()
+    folds = load_folds(comp, p, tmp_path)
+    a = train(comp, p, folds, "lgbm", tmp_path / "a", params=FAST_LGBM, log=lambda *_: None)
+    b = train(comp, p, folds, "lgbm", tmp_path / "b", params=FAST_LGBM, log=lambda *_: None)
+    np.testing.assert_array_equal(a.oof, b.oof)
+    np.testing.assert_array_equal(a.test, b.test)
+    assert (tmp_path / "a" / "oof.parquet").read_bytes() == (tmp_path / "b" / "oof.parquet").read_bytes()
+    # k-fold: test predictions are the mean of the fold models
+    assert not json.loads((tmp_path / "a" / "config.json").read_text())["refit"]
+    assert a.score == pytest.approx(normalized_gini(p.y, a.oof))
+
+
+def test_a_rerun_replaces_the_run_folder_whole(tmp_path):
+    comp = get("porto_seguro")
+    p = _binary()
+    folds = load_folds(comp, p, tmp_path)
+    train(comp, p, folds, "lgbm", tmp_path / "m", params=FAST_LGBM, log=lambda *_: None)
+    (tmp_path / "m" / "stale.txt").write_text("x")
+    train(comp, p, folds, "lgbm", tmp_path / "m", params=FAST_LGBM, log=lambda *_: None)
+    assert not (tmp_path / "m" / "stale.txt").exists()
+    assert sorted(q.name for q in tmp_path.iterdir() if q.name.startswith(".")) == []
+
+
+def test_managed_and_unknown_hyperparameters_are_refused(tmp_path):
+    comp = get("porto_seguro")
+    p = _binary()
+    folds = make_folds(comp, p)
+    with pytest.raises(KitError, match=r"random_state is set by the run"):
+        train(comp, p, folds, "lgbm", tmp_path / "x", params={"random_state": 3})
+    with pytest.raises(KitError, match=r"has no hyperparameter 'leaves'"):
+        train(comp, p, folds, "lgbm", tmp_path / "x", params={"leaves": 3})
+
+
+# -- blend --------------------------------------------------------------------------------------
+
+def test_ensemble_selection_by_hand():
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    good, bad = y + 0.1, y[::-1]
+
+    def neg_mse(p):
+        return -float(np.mean((p - y) ** 2))
+
+    np.testing.assert_allclose(ensemble_selection(neg_mse, [bad, good], greater_is_better=True), [0, 1])
+    # two predictors with opposite errors: half and half cancels them exactly
+    lo, hi = y - 1, y + 1
+    np.testing.assert_allclose(ensemble_selection(neg_mse, [lo, hi], greater_is_better=True), [0.5, 0.5])
+
+
+def test_blend_beats_its_parts_and_rank_averages_for_gini(tmp_path):
+    comp = get("porto_seguro")
+    p = _binary(n=1500)
+    folds = load_folds(comp, p, tmp_path)
+    quiet = lambda *_: None  # noqa: E731
+    # two models that each see only one of the two informative inputs
+    a_only = Prepared(X=p.X.select("a", noise=pl.col("b") * 0), y=p.y, X_test=p.X_test.select("a", noise=pl.col("b") * 0),
+                      test_ids=p.test_ids)
+    ra = train(comp, a_only, folds, "lgbm", tmp_path / "a", params=FAST_LGBM, log=quiet)
+    rr = train(comp, p, folds, "rf", tmp_path / "rf", params={"n_estimators": 30, "n_jobs": 1}, log=quiet)
+    b = blend_runs(comp, p, [tmp_path / "a", tmp_path / "rf"], tmp_path / "blend", log=quiet)
+    assert b.score >= max(ra.score, rr.score) - 1e-12
+    config = json.loads((tmp_path / "blend" / "config.json").read_text())
+    assert config["rank_average"] is True and sum(config["weights"].values()) == pytest.approx(1.0)
+    # ranks: the blend's predictions lie in [0, 1]
+    assert 0 <= b.test.min() and b.test.max() <= 1
+    back = read_run(tmp_path / "blend")
+    np.testing.assert_allclose(back.oof, b.oof)
+
+
+def test_blend_refuses_runs_on_other_folds(tmp_path):
+    comp = get("porto_seguro")
+    quiet = lambda *_: None  # noqa: E731
+    p1, p2 = _binary(seed=0), _binary(seed=1)
+    train(comp, p1, make_folds(comp, p1), "lgbm", tmp_path / "one", params=FAST_LGBM, log=quiet)
+    train(comp, p2, make_folds(comp, p2), "lgbm", tmp_path / "two", params=FAST_LGBM, log=quiet)
+    with pytest.raises(KitError, match=r"trained on different folds"):
+        blend_runs(comp, p1, [tmp_path / "one", tmp_path / "two"], tmp_path / "b", log=quiet)
+    with pytest.raises(KitError, match=r"is not a finished run \(no config.json\)"):
+        blend_runs(comp, p1, [tmp_path / "nothing"], tmp_path / "b", log=quiet)
+
+
+# -- submission ---------------------------------------------------------------------------------
+
+def test_submission_follows_the_sample_order_and_needs_every_id(tmp_path):
+    comp = get("rossmann")
+    p = _rossmann_like()
+    n = len(p.test_ids)
+    pl.DataFrame({"Id": np.arange(n, 0, -1), "Sales": np.zeros(n)}).write_csv(tmp_path / "sample_submission.csv")
+    folds = make_folds(comp, p)
+    r = train(comp, p, folds, "lgbm", tmp_path / "r", params=FAST_LGBM, log=lambda *_: None)
+    sub = submission_frame(comp, tmp_path, p, r)
+    assert sub["Id"].to_list() == [str(i) for i in range(n, 0, -1)]
+    by_id = dict(zip(p.test_ids.cast(pl.String).to_list(), np.expm1(r.test)))
+    np.testing.assert_allclose(sub["Sales"].to_numpy(), [by_id[i] for i in sub["Id"].to_list()])
+    short = Prepared(X=p.X, y=p.y, X_test=p.X_test[:-1], test_ids=p.test_ids[:-1], target_transform="log1p",
+                     dates=p.dates)
+    r2 = train(comp, short, folds, "lgbm", tmp_path / "r2", params=FAST_LGBM, log=lambda *_: None)
+    with pytest.raises(KitError, match=r"miss 1 of the 42 ids in sample_submission.csv"):
+        submission_frame(comp, tmp_path, short, r2)
+
+
+def test_multilabel_runs_tune_thresholds_on_out_of_fold_probabilities(tmp_path):
+    comp = get("planet")
+    rng = np.random.default_rng(0)
+    n, labels = 900, ("a", "b", "c")
+    X = pl.DataFrame({"x0": rng.normal(size=n), "x1": rng.normal(size=n)})
+    Y = np.column_stack([(X["x0"] > 0), (X["x1"] > 0.5), (X["x0"] + X["x1"] > 1)]).astype(np.int64)
+    p = Prepared(X=X, y=Y, X_test=X[:20], test_ids=pl.Series("image_name", [f"t{i}" for i in range(20)]),
+                 labels=labels)
+    folds = make_folds(comp, p, n_splits=3)
+    r = train(comp, p, folds, "lgbm", tmp_path / "m", params=FAST_LGBM, log=lambda *_: None)
+    assert r.thresholds.shape == (3,) and r.score > 0.9
+    assert r.oof.shape == (n, 3) and r.test.shape == (20, 3)
+    assert pl.read_parquet(tmp_path / "m" / "oof.parquet").columns == ["row", "fold", "pred_a", "pred_b", "pred_c"]
