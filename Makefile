@@ -25,10 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
+# the main job on a twin: data -> adversarial check -> models -> blend -> checked submission -> score
 demo: setup
-	$(BIN)/kit generate $(COMP) --size $(SIZE)
-	$(BIN)/kit baseline $(COMP) -o data/$(COMP)-baseline.csv
-	$(BIN)/kit score $(COMP) data/$(COMP)-baseline.csv
+	$(BIN)/kit run $(COMP) --size $(SIZE)
 
 test: setup
 	$(BIN)/python -m pytest -q
