@@ -234,11 +234,14 @@ def _take(X, rows: np.ndarray):
     return X[rows]
 
 
-def _fit(model, X, y, *, eval_set=None, sample_weight=None):
+def _fit(model, X, y, *, eval_set=None, sample_weight=None, eval_sample_weight=None):
+    """model.fit with the keywords this model takes (eval_set, sample weights)."""
     takes = inspect.signature(model.fit).parameters
     kwargs = {}
     if eval_set is not None and "eval_set" in takes:
         kwargs["eval_set"] = eval_set
+        if eval_sample_weight is not None and "eval_sample_weight" in takes:
+            kwargs["eval_sample_weight"] = eval_sample_weight
     if sample_weight is not None and "sample_weight" in takes:
         kwargs["sample_weight"] = sample_weight
     return model.fit(X, y, **kwargs)
@@ -300,8 +303,9 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     for k, (tr, va) in enumerate(folds.splits):
         tf = time.perf_counter()
         m = build()
-        w = prepared.weight[tr] if prepared.weight is not None else None
-        _fit(m, _take(prepared.X, tr), y[tr], eval_set=(_take(prepared.X, va), y[va]), sample_weight=w)
+        w, wv = (prepared.weight[tr], prepared.weight[va]) if prepared.weight is not None else (None, None)
+        _fit(m, _take(prepared.X, tr), y[tr], eval_set=(_take(prepared.X, va), y[va]), sample_weight=w,
+             eval_sample_weight=wv)
         p = _pred(m, task, _take(prepared.X, va))
         oof[va] = p
         fold_of[va] = k

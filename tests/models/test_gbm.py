@@ -83,3 +83,42 @@ def test_bad_eval_set_and_params():
         LightGBMRegressor(learning_rate=0, cat_features=CATS).fit(d.X, d.y)
     with pytest.raises(KitError, match=r"n_jobs must be -1 \(all cores\) or a positive count, got 0"):
         LightGBMRegressor(n_jobs=0, cat_features=CATS).fit(d.X, d.y)
+
+
+def test_sample_weight_weighs_the_loss():
+    # no feature can split: the single leaf predicts the weighted mean, 0.25 * 0 + 0.75 * 1
+    X = pl.DataFrame({"x": np.zeros(100)})
+    y = np.repeat([0.0, 1.0], 50)
+    w = np.repeat([1.0, 3.0], 50)
+    one = dict(n_estimators=1, learning_rate=1.0, n_jobs=1)
+    assert LightGBMRegressor(**one).fit(X, y).predict(X[:1])[0] == pytest.approx(0.5)
+    assert LightGBMRegressor(**one).fit(X, y, sample_weight=w).predict(X[:1])[0] == pytest.approx(0.75)
+    assert LightGBMClassifier(**one).fit(X, y, sample_weight=w).predict_proba(X[:1])[0, 1] == pytest.approx(0.75)
+    # a zero weight drops the row from the loss: the x=0 leaf ignores its outlier
+    X2 = pl.DataFrame({"x": np.repeat([0.0, 1.0], 4)})
+    y2 = np.array([1.0, 1.0, 1.0, 100.0, 5.0, 5.0, 5.0, 5.0])
+    w2 = np.array([1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    stump = LightGBMRegressor(n_estimators=1, learning_rate=1.0, num_leaves=2, min_child_samples=1,
+                              n_jobs=1).fit(X2, y2, sample_weight=w2)
+    np.testing.assert_allclose(stump.predict(pl.DataFrame({"x": [0.0, 1.0]})), [1.0, 5.0], rtol=1e-6)
+
+
+def test_eval_sample_weight_is_the_early_stopping_score():
+    d = synthetic("regression", n=400)
+    w = np.where(np.arange(len(d.y_valid)) % 2 == 0, 1.25, 1.0)
+    m = LightGBMRegressor(n_estimators=200, learning_rate=0.3, early_stopping_rounds=10, cat_features=CATS,
+                          n_jobs=1).fit(d.X, d.y, eval_set=(d.X_valid, d.y_valid), eval_sample_weight=w)
+    b = m.boosters_[0]
+    weighted = np.sum(w * (m.predict(d.X_valid) - d.y_valid) ** 2) / np.sum(w)
+    assert b.best_score["valid"]["l2"] == pytest.approx(weighted, rel=1e-5)
+
+
+def test_bad_sample_weight():
+    d = synthetic("regression", n=100)
+    m = LightGBMRegressor(n_estimators=5, cat_features=CATS, n_jobs=1)
+    with pytest.raises(KitError, match=r"sample_weight must be one weight per row \(\d+\), got shape \(3,\)"):
+        m.fit(d.X, d.y, sample_weight=[1.0, 2.0, 3.0])
+    with pytest.raises(KitError, match=r"sample_weight must be finite and non-negative .* 1 negative"):
+        m.fit(d.X, d.y, sample_weight=np.r_[-1.0, np.ones(len(d.y) - 1)])
+    with pytest.raises(KitError, match=r"eval_sample_weight weighs the eval_set rows, but no eval_set"):
+        m.fit(d.X, d.y, eval_sample_weight=np.ones(len(d.y)))
