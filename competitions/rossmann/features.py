@@ -1,0 +1,261 @@
+"""Rossmann's features: the fast.ai lesson's joins and the third-place solution's event counters.
+
+What `prepare` builds, with the same code for train.csv and test.csv (stacked, so that a test
+day sees the holidays and promotions of the days around it, train days included):
+
+- store.csv joined on Store, and the store's State from store_states.csv when the folder has
+  it; the fast.ai external files too when present: weather.csv (with state_names.csv, joined
+  on State and Date) and googletrend.csv (the state's and Germany's weekly trend);
+- per store, for each event (a state holiday, a school holiday, a Promo day): days since the
+  last one and until the next one (0 on the day itself, capped at EVENT_CAP days, the cap also
+  standing for "none in sight"), and how many days of the week before (the 7 days ending on
+  the row's day) and the week after (the 7 days starting on it) have it;
+- `CompetitionMonthsOpen`: months since the nearest competitor opened (-1 = not yet open, at
+  most 24; missing where store.csv does not say); `Promo2Weeks`: weeks since the store joined
+  Promo2 (-1 = not yet, at most 25; missing for stores without it); `Promo2Month`: 1 when
+  the store runs Promo2 and the month is one of its PromoInterval months;
+- date parts of Date (kit.tabular), Store as a category;
+- Customers is left out (test.csv has none: it is known only after the day).
+
+Training rows are the open days with sales (closed days and the few zero-sales days do not
+count in RMSPE); the target is log1p(Sales). Test days with Open = 0 are predicted 0 by
+`Prepared.finish`; a blank Open in test.csv (a quirk of the real file) counts as open.
+
+>>> import datetime as dt, polars as pl
+>>> days = [dt.date(2015, 7, d) for d in range(1, 6)]
+>>> frame = pl.DataFrame({"Store": [1] * 5, "Date": days, "StateHoliday": ["0", "0", "a", "0", "0"],
+...                       "SchoolHoliday": [0] * 5, "Promo": [1, 0, 0, 0, 1]})
+>>> out = event_features(frame)
+>>> out["StateHoliday_since"].to_list(), out["StateHoliday_until"].to_list()
+([60, 60, 0, 1, 2], [2, 1, 0, 60, 60])
+>>> out["Promo_bw"].to_list(), out["Promo_fw"].to_list()
+([1, 1, 1, 1, 2], [2, 1, 1, 1, 1])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from kit.data.tables import read_table
+from kit.features import Prepared, log_target
+from kit.spec import CompetitionSpec
+from kit.tabular import TabularProcessor
+
+#: days since / until an event are capped here (the third-place solution's horizon); the cap
+#: also stands for "no such event within reach" (the first and last days of the data)
+EVENT_CAP = 60
+#: days in each of the backward and forward windows that count events
+WINDOW_DAYS = 7
+#: the events tracked per store, as conditions on a row
+EVENTS: dict[str, pl.Expr] = {
+    "StateHoliday": pl.col("StateHoliday") != "0",
+    "SchoolHoliday": pl.col("SchoolHoliday") == 1,
+    "Promo": pl.col("Promo") == 1,
+}
+#: months since the competitor opened / weeks in Promo2 are capped here (fast.ai's caps)
+COMPETITION_MONTHS_CAP = 24
+PROMO2_WEEKS_CAP = 25
+#: month names as PromoInterval writes them ("Sept", not "Sep")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec")
+#: the fast.ai external files, used when present in the folder (not part of Kaggle's download)
+WEATHER, STATE_NAMES, TRENDS = "weather.csv", "state_names.csv", "googletrend.csv"
+#: the weather columns fast.ai's model uses (numbers, and Events as a category)
+WEATHER_COLUMNS = ("Max_TemperatureC", "Mean_TemperatureC", "Min_TemperatureC", "Max_Humidity",
+                   "Mean_Humidity", "Min_Humidity", "Max_Wind_SpeedKm_h", "Mean_Wind_SpeedKm_h",
+                   "CloudCover")
+
+#: columns shared by train.csv and test.csv that the features start from
+_DAILY = ("Store", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday")
+
+#: default models in the order `kit run` trains them; holdout scores and fit times on the small
+#: twin are in the module's closing comment
+MODELS: dict[str, dict] = {
+    # Store and Promo carry most of the signal; a fast rate keeps the fit near half a minute
+    "lgbm": {"n_estimators": 3000, "learning_rate": 0.1, "num_leaves": 63, "min_child_samples": 20,
+             "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.7, "early_stopping_rounds": 50},
+    # deep trees on 80k rows each (fast.ai's set_rf_samples, as max_samples): shallower ones
+    # (min_samples_leaf 3, 40k rows) scored 0.122 and took no weight in the blend
+    "rf": {"n_estimators": 30, "max_samples": 80_000, "max_features": 0.7, "min_samples_leaf": 1},
+    # the third-place method: entity embeddings; large batches and a high peak rate keep it
+    # to 8 short epochs
+    "nn": {"layers": (512, 256), "dropout": (0.01, 0.05), "emb_dropout": 0.02, "epochs": 8,
+           "batch_size": 2048, "lr": 1e-2, "weight_decay": 0.01},
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Frames:
+    """The feature frames before model processing (raw values, readable)."""
+
+    #: every train.csv row (closed days included) with its features, Sales and Open, by Date then Store
+    train: pl.DataFrame
+    #: every test.csv row with its features, Id and Open (blanks read as 1), in test.csv order
+    test: pl.DataFrame
+
+
+def event_features(frame: pl.DataFrame, *, cap: int = EVENT_CAP, window: int = WINDOW_DAYS) -> pl.DataFrame:
+    """`frame` (one row per store and day: Store, Date and the EVENTS columns) with, per event,
+    `<event>_since`, `<event>_until` (days, 0 on the day, capped at `cap`), `<event>_bw` and
+    `<event>_fw` (days with the event among the `window` days ending / starting on the row's day),
+    sorted by Store then Date.
+
+    Days missing from `frame` count as days without the event.
+    """
+    day = pl.col("Date")
+    fwd: list[pl.Expr] = []
+    bwd: list[pl.Expr] = []
+    for name, on in EVENTS.items():
+        hit = pl.when(on).then(day)
+        since = (day - hit.forward_fill().over("Store")).dt.total_days()
+        until = (hit.backward_fill().over("Store") - day).dt.total_days()
+        count = on.cast(pl.Int32)
+        bwd += [since.fill_null(cap).clip(0, cap).cast(pl.Int32).alias(f"{name}_since"),
+                until.fill_null(cap).clip(0, cap).cast(pl.Int32).alias(f"{name}_until"),
+                count.rolling_sum_by("Date", f"{window}d").over("Store").alias(f"{name}_bw")]
+        # the forward window is a backward one over the days counted backwards
+        fwd.append(count.rolling_sum_by("_back", f"{window}i").over("Store").alias(f"{name}_fw"))
+    out = frame.sort("Store", "Date", descending=[False, True]).with_columns(
+        _back=-day.cast(pl.Int32)).with_columns(fwd).drop("_back")
+    return out.sort("Store", "Date").with_columns(bwd)
+
+
+def store_features(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (rows with Date joined with store.csv's columns) with CompetitionMonthsOpen,
+    Promo2Weeks and Promo2Month (see the module docstring); the store.csv columns they come
+    from are dropped, except Promo2 and PromoInterval."""
+    day = pl.col("Date")
+    months = ((day.dt.year() - pl.col("CompetitionOpenSinceYear")) * 12
+              + day.dt.month() - pl.col("CompetitionOpenSinceMonth"))
+    # Monday of ISO week Promo2SinceWeek: January 4 is always in week 1
+    jan4 = pl.date(pl.col("Promo2SinceYear"), 1, 4)
+    start = (jan4 - pl.duration(days=jan4.dt.weekday() - 1)
+             + pl.duration(weeks=pl.col("Promo2SinceWeek") - 1))
+    weeks = (day - start).dt.total_days().floordiv(7)
+    in_promo2 = pl.col("Promo2") == 1
+    month_name = day.dt.month().replace_strict(list(range(1, 13)), list(MONTHS), return_dtype=pl.String)
+    in_interval = pl.col("PromoInterval").str.split(",").list.contains(month_name)
+    return frame.with_columns(
+        CompetitionMonthsOpen=months.clip(-1, COMPETITION_MONTHS_CAP).cast(pl.Int32),
+        Promo2Weeks=pl.when(in_promo2).then(weeks.clip(-1, PROMO2_WEEKS_CAP)).cast(pl.Int32),
+        Promo2Month=(in_promo2 & (weeks >= 0) & in_interval.fill_null(False)).cast(pl.Int8),
+    ).drop("CompetitionOpenSinceYear", "CompetitionOpenSinceMonth", "Promo2SinceYear", "Promo2SinceWeek")
+
+
+def weather_table(weather: pl.DataFrame, state_names: pl.DataFrame) -> pl.DataFrame:
+    """fast.ai's weather.csv (one row per state name and day) keyed by State code and Date."""
+    keep = [c for c in WEATHER_COLUMNS if c in weather.columns]
+    events = [pl.col("Events").cast(pl.String)] if "Events" in weather.columns else []
+    return (weather.join(state_names.select(pl.col("StateName").alias("file"), "State"), on="file", how="inner")
+            .select("State", pl.col("Date").cast(pl.String).str.to_date("%Y-%m-%d"),
+                    *[pl.col(c).cast(pl.Float64) for c in keep], *events))
+
+
+def trend_tables(trends: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """fast.ai's googletrend.csv as (State, Week start, trend) and (Week start, trend_DE).
+
+    A `week` reads "2012-12-02 - 2012-12-08", Sunday to Saturday; `file` is Rossmann_DE_<state>
+    (NI standing for the stores' "HB,NI") or Rossmann_DE for the whole country.
+    """
+    parts = trends.select(
+        pl.col("file").str.split("_").list.get(2, null_on_oob=True).replace("NI", "HB,NI").alias("State"),
+        pl.col("week").str.slice(0, 10).str.to_date("%Y-%m-%d").alias("_week"),
+        pl.col("trend").cast(pl.Float64))
+    by_state = parts.filter(pl.col("State").is_not_null())
+    country = parts.filter(pl.col("State").is_null()).select("_week", trend_DE=pl.col("trend"))
+    return by_state, country
+
+
+def build(train: pl.DataFrame, test: pl.DataFrame, store: pl.DataFrame, *, states: pl.DataFrame | None = None,
+          weather: pl.DataFrame | None = None, trends: pl.DataFrame | None = None) -> Frames:
+    """The feature frames from the competition's tables (as `read_table` gives them).
+
+    `states` is store_states.csv; `weather` is weather_table's output; `trends` is trend_tables'
+    pair. Each may be None (the folder lacks the file).
+    """
+    rows = pl.concat([
+        train.select(*_DAILY, _part=pl.lit(0, pl.Int8), _row=pl.int_range(pl.len(), dtype=pl.Int64)),
+        test.select(*_DAILY, _part=pl.lit(1, pl.Int8), _row=pl.int_range(pl.len(), dtype=pl.Int64))
+        .with_columns(pl.col("Open").fill_null(1)),
+    ], how="vertical_relaxed")
+    rows = event_features(rows)
+    shops = store
+    if states is not None:
+        shops = shops.join(states.select("Store", "State"), on="Store", how="left")
+    rows = store_features(rows.join(shops, on="Store", how="left"))
+    if weather is not None and "State" in rows.columns:
+        rows = rows.join(weather, on=["State", "Date"], how="left")
+    if trends is not None:
+        by_state, country = trends
+        # the Sunday that starts the trend week holding each day
+        rows = rows.with_columns(_week=pl.col("Date") - pl.duration(days=pl.col("Date").dt.weekday() % 7))
+        if "State" in rows.columns:
+            rows = rows.join(by_state, on=["State", "_week"], how="left")
+        rows = rows.join(country, on="_week", how="left").drop("_week")
+    sales = train.select("Sales", _row=pl.int_range(pl.len(), dtype=pl.Int64))
+    tr = (rows.filter(pl.col("_part") == 0).join(sales, on="_row", how="left")
+          .sort("Date", "Store").drop("_part", "_row"))
+    te = (rows.filter(pl.col("_part") == 1).sort("_row")
+          .with_columns(Id=test["Id"]).drop("_part", "_row"))
+    return Frames(train=tr, test=te)
+
+
+def _read_extra(folder: Path, name: str) -> pl.DataFrame | None:
+    path = folder / name
+    return pl.read_csv(path, infer_schema_length=10_000) if path.exists() else None
+
+
+#: columns of the feature frames that are not model inputs
+_NOT_FEATURES = ("Sales", "Id", "Open")
+#: integer columns that are categories whatever their cardinality
+_CATEGORICAL = ("Store", *[f"{e}_{w}" for e in EVENTS for w in ("bw", "fw")])
+#: integer columns that are quantities whatever their cardinality
+_CONTINUOUS = ("CompetitionDistance", "CompetitionMonthsOpen", "Promo2Weeks",
+               *[f"{e}_{w}" for e in EVENTS for w in ("since", "until")])
+
+
+def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prepared:
+    """Training and test rows from the folder's files (see the module docstring).
+
+    `seed` is unused: nothing here is random.
+    """
+    folder = Path(folder)
+    train = read_table(spec, spec.train, folder)
+    test = read_table(spec, spec.test, folder)
+    store = read_table(spec, "store.csv", folder)
+    states = read_table(spec, "store_states.csv", folder) if (folder / "store_states.csv").exists() else None
+    weather = None
+    raw_weather, names = _read_extra(folder, WEATHER), _read_extra(folder, STATE_NAMES)
+    if raw_weather is not None and names is not None and states is not None:
+        weather = weather_table(raw_weather, names)
+    raw_trends = _read_extra(folder, TRENDS)
+    trends = trend_tables(raw_trends) if raw_trends is not None else None
+    frames = build(train, test, store, states=states, weather=weather, trends=trends)
+
+    kept = frames.train.filter((pl.col("Open") == 1) & (pl.col("Sales") > 0))
+    features = [c for c in kept.columns if c not in _NOT_FEATURES]
+    present = set(features)
+    proc = TabularProcessor(cat_names=[c for c in _CATEGORICAL if c in present],
+                            cont_names=[c for c in _CONTINUOUS if c in present],
+                            date_names=["Date"], normalize=False)
+    X = proc.fit_transform(kept.select(features))
+    X_test = proc.transform(frames.test.select(features))
+    closed = (frames.test["Open"] == 0).to_numpy()
+
+    def finish(values: np.ndarray) -> np.ndarray:
+        # a closed store sells nothing; those rows do not count in RMSPE, but 0 is the truth
+        return np.where(closed, 0.0, values)
+
+    used = [n for n, f in (("store_states.csv", states), (WEATHER, weather), (TRENDS, trends)) if f is not None]
+    dropped = frames.train.height - kept.height
+    return Prepared(
+        X=X.frame, y=log_target(kept["Sales"]), X_test=X_test.frame, test_ids=frames.test["Id"],
+        cat_features=X.cat_names, target_transform="log1p", dates=kept["Date"], finish=finish,
+        notes=(f"{X.frame.width} features ({len(X.cat_names)} categorical); store.csv joined"
+               + (f", also {', '.join(used)}" if used else ""),
+               f"{dropped:,} closed or zero-sales days left out of training; "
+               f"{int(closed.sum()):,} closed test days will be predicted 0"),
+    )
