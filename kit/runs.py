@@ -285,6 +285,10 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     resolved = model_params(comp, model, params, threads=threads)
     cat = list(prepared.cat_features)
     refit = folds.single_holdout if refit is None else refit
+    if threads and model in ("nn", "cnn"):  # torch otherwise takes every core, whatever else runs
+        import torch
+
+        torch.set_num_threads(threads)
 
     def build(**extra):
         kwargs = {**resolved, **extra}

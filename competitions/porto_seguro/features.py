@@ -13,6 +13,9 @@ What `prepare` builds, the same way for train.csv and test.csv:
   which fills at the mean, still sees that the value was missing;
 - `n_missing`, the count of missing values in the row (a feature that helped in the real
   competition: missing records go together, ps_car_03_cat with ps_car_05_cat);
+- `ps_car_13_x_ps_reg_03`, the product of the two strongest continuous columns, a favourite
+  engineered feature of the real competition's kernels (missing where ps_reg_03 is); trees find
+  interactions only through several splits, and on the small twin it adds about 0.005 Gini;
 - the 20 `ps_calc_*` columns are dropped: pure noise in the real data and in the twin.
 
 The missing-value handling is a few polars expressions rather than kit.tabular's
@@ -40,6 +43,9 @@ from kit.spec import CompetitionSpec
 
 #: the value the files write for a missing entry, in every column
 MISSING = -1
+
+#: the one engineered interaction (see the module docstring)
+INTERACTION = "ps_car_13_x_ps_reg_03"
 
 #: default models in the order `kit run` trains them. Scores on the small twin (100k train
 #: rows), 5-fold stratified, out-of-fold normalized Gini, 2 threads: see the comment at the end.
@@ -70,11 +76,13 @@ def missing_as_null(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame
 
 
 def _features(frame: pl.DataFrame, columns: list[str], flagged: list[str]) -> pl.DataFrame:
-    """The model's columns from one raw file: `columns` with nulls, the `_na` flags, n_missing."""
+    """The model's columns from one raw file: `columns` with nulls, the `_na` flags, n_missing
+    and the interaction."""
     x = missing_as_null(frame.select(columns), columns)
     return x.with_columns(
         *[pl.col(c).is_null().cast(pl.Int8).alias(f"{c}_na") for c in flagged],
         pl.sum_horizontal(pl.col(c).is_null().cast(pl.Int16) for c in columns).alias("n_missing"),
+        (pl.col("ps_car_13") * pl.col("ps_reg_03")).alias(INTERACTION),
     )
 
 
@@ -99,7 +107,8 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prep
     return Prepared(
         X=X, y=train[target].cast(pl.Int64).to_numpy(), X_test=X_test, test_ids=test[spec.id_column],
         cat_features=tuple(cats),
-        notes=(f"{X.width} features ({len(cats)} categorical, {len(flagged)} missing-value flags, n_missing); "
+        notes=(f"{X.width} features ({len(cats)} categorical, {len(flagged)} missing-value flags, n_missing, "
+               f"{INTERACTION}); "
                f"{dropped} ps_calc_* columns dropped; -1 read as missing",
                f"{int(np.sum(X['n_missing'].to_numpy() > 0))} of {X.height} training rows have a missing value"),
     )

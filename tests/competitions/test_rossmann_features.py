@@ -219,3 +219,32 @@ def test_lightgbm_beats_the_constant_and_the_store_weekday_median(prepared):
     by_store_day = rmspe(truth, naive)
     assert constant > 0.3 and by_store_day < constant
     assert score < 0.7 * by_store_day, (score, by_store_day, constant)
+
+
+def test_prepare_without_store_states_and_with_the_fastai_files(twin, tmp_path):
+    import shutil
+
+    bare, extra = tmp_path / "bare", tmp_path / "extra"
+    for folder in (bare, extra):
+        folder.mkdir()
+        for name in ("train.csv", "test.csv", "store.csv", "sample_submission.csv"):
+            shutil.copy(twin / name, folder / name)
+    without = prepare(COMP, bare)
+    assert "State" not in without.X.columns and "trend" not in without.X.columns
+    shutil.copy(twin / "store_states.csv", extra / "store_states.csv")
+    states = read_table(SPEC, "store_states.csv", twin)["State"].unique().sort().to_list()
+    pl.DataFrame({"StateName": [f"Land{s}" for s in states], "State": states}).write_csv(extra / F.STATE_NAMES)
+    days = pl.date_range(D(2013, 1, 1), D(2015, 9, 17), eager=True).dt.strftime("%Y-%m-%d")
+    pl.DataFrame({"file": [f"Land{s}" for s in states for _ in days], "Date": days.to_list() * len(states),
+                  "Max_TemperatureC": 20, "Events": "Rain"}).write_csv(extra / F.WEATHER)
+    sundays = pl.date_range(D(2012, 12, 30), D(2015, 9, 13), "1w", eager=True)
+    weeks = [f"{d} - {d + dt.timedelta(days=6)}" for d in sundays]
+    files = ["Rossmann_DE"] + [f"Rossmann_DE_{'NI' if s == 'HB,NI' else s}" for s in states]
+    pl.DataFrame({"file": [f for f in files for _ in weeks], "week": weeks * len(files),
+                  "trend": 50}).write_csv(extra / F.TRENDS)
+    with_all = prepare(COMP, extra)
+    assert with_all.n_rows == without.n_rows and with_all.test_ids.equals(without.test_ids)
+    assert {"State", "Events"} <= set(with_all.cat_features)
+    for col, value in {"Max_TemperatureC": 20.0, "trend": 50.0, "trend_DE": 50.0}.items():
+        assert with_all.X[col].to_list() == [value] * with_all.n_rows
+        assert f"{col}_na" not in with_all.X.columns  # every day found its weather and week
