@@ -57,8 +57,8 @@ MODELS: dict[str, dict] = {
              "cat_smooth": 100.0, "early_stopping_rounds": 150},
     # entity embeddings for the _cat columns; few epochs and strong dropout, since it overfits
     # fast on 3.6% positives; the best epoch on the validation fold is kept
-    "nn": {"layers": (128, 64), "dropout": (0.3, 0.3), "emb_dropout": 0.2, "epochs": 6,
-           "batch_size": 1024, "lr": 2e-3, "weight_decay": 0.05, "patience": 2},
+    "nn": {"layers": (128, 64), "dropout": (0.3, 0.3), "emb_dropout": 0.4, "epochs": 8,
+           "batch_size": 1024, "lr": 2e-3, "weight_decay": 0.1},
 }
 
 

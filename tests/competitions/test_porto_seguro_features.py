@@ -54,8 +54,10 @@ def test_shapes_target_and_ids(prepared, raw, folder):
 def test_no_calc_columns_and_categories(prepared):
     assert not [c for c in prepared.X.columns if "_calc_" in c]
     assert prepared.cat_features == CATS
-    # 57 shipped features - 20 ps_calc_*, plus the flags of ps_reg_03 and ps_car_14, plus n_missing
-    assert prepared.X.width == 37 + 2 + 1
+    # 57 shipped features - 20 ps_calc_*, plus the flags of ps_reg_03 and ps_car_14, n_missing
+    # and the ps_car_13 x ps_reg_03 interaction
+    assert prepared.X.width == 37 + 2 + 1 + 1
+    assert prepared.X.columns[-2:] == ["n_missing", features.INTERACTION]
     assert [c for c in prepared.X.columns if c.endswith("_na")] == ["ps_reg_03_na", "ps_car_14_na"]
     # _bin columns stay 0/1 numbers
     bins = [c for c in prepared.X.columns if c.endswith("_bin")]
@@ -89,6 +91,18 @@ def test_flags_and_missing_count(prepared, raw):
     assert X["n_missing"][0] == sum(row[c] == -1 for c in used)
     # rows lacking a car_03 record tend to lack car_05 too: the count reaches 2 and beyond
     assert X["n_missing"].max() >= 3
+
+
+def test_interaction_is_the_product_and_missing_with_reg_03(prepared, raw):
+    train, _ = raw
+    got = prepared.X[features.INTERACTION]
+    missing = (train["ps_reg_03"] == -1).to_numpy()
+    assert np.array_equal(got.is_null().to_numpy(), missing)
+    expect = (train["ps_car_13"] * train["ps_reg_03"]).to_numpy()[~missing]
+    assert np.allclose(got.drop_nulls().to_numpy(), expect)
+    # by hand on the first row with both present
+    i = int(np.flatnonzero(~missing)[0])
+    assert got[i] == pytest.approx(train["ps_car_13"][i] * train["ps_reg_03"][i])
 
 
 def test_missing_as_null_leaves_input_alone():
