@@ -36,7 +36,9 @@ N_SPLITS = 3
 FOLDERS = {"train": "train-jpg", "test": "test-jpg", "file": "test-jpg-additional"}
 
 #: the small ResNet, sized for a CPU: on the small twin (2,000 chips, 3 folds, 2 threads) each
-#: fold trains in about ... (see the comment at the end of this module)
+#: fold trains in 28-41 s; out-of-fold mean F2 0.874 at thresholds 0.5, 0.910 with per-label
+#: thresholds, 0.912 / 0.907 on the hidden public / private split against 0.689 / 0.693 for
+#: the constant baseline (`kit run planet --size small --threads 2`, 2026-12-02)
 MODELS: dict[str, dict] = {
     "cnn": {"image_size": IMAGE_SIZE, "width": 16, "blocks": (1, 1, 1, 1), "epochs": 10, "batch_size": 64,
             "lr": 3e-3},
