@@ -27,7 +27,7 @@ import os
 import pickle
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,10 +234,10 @@ def _take(X, rows: np.ndarray):
     return X[rows]
 
 
-def _fit(model, X, y, *, eval_set=None, sample_weight=None, eval_sample_weight=None):
-    """model.fit with the keywords this model takes (eval_set, sample weights)."""
+def _fit(model, X, y, *, eval_set=None, sample_weight=None, eval_sample_weight=None, hooks: dict | None = None):
+    """model.fit with the keywords this model takes (eval_set, sample weights, `hooks`)."""
     takes = inspect.signature(model.fit).parameters
-    kwargs = {}
+    kwargs = {k: v for k, v in (hooks or {}).items() if k in takes}
     if eval_set is not None and "eval_set" in takes:
         kwargs["eval_set"] = eval_set
         if eval_sample_weight is not None and "eval_sample_weight" in takes:
@@ -266,6 +266,87 @@ def model_params(comp: Competition, model: str, params: dict | None = None, *, t
     return out
 
 
+@dataclass(eq=False)
+class CrossValidated:
+    """Models fitted fold by fold and their out-of-fold predictions (model scale)."""
+
+    #: (n_rows,) or (n_rows, k); NaN on rows no fold validates
+    oof: np.ndarray
+    #: the fold that validates each row, -1 for none
+    fold_of: np.ndarray
+    models: list
+    #: the metric on each fold's validation rows (thresholds 0.5 for multilabel)
+    fold_scores: list[float]
+
+
+def build_model(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, **extra):
+    """An unfitted `model` for the competition's task with `resolved` hyperparameters (see model_params)."""
+    from kit.models import make_model
+
+    kwargs = {**resolved, **extra}
+    if prepared.cat_features:
+        kwargs["cat_features"] = list(prepared.cat_features)
+    return make_model(model, comp.spec.task, random_state=seed, **kwargs)
+
+
+def cross_validate(comp: Competition, prepared: Prepared, folds: Folds, model: str, resolved: dict, *,
+                   seed: int = 0, threads: int | None = None, fit_hooks: Callable[[int], dict] | None = None,
+                   log=print, name: str | None = None) -> CrossValidated:
+    """Fit `model` on each fold's training rows and predict its validation rows.
+
+    `fit_hooks(k)` gives extra keyword arguments for fold k's fit, passed when the model's fit
+    takes them (kit.tune's pruning reporters: `callbacks` for LightGBM, `epoch_callback` for the
+    networks).
+    """
+    spec = comp.spec
+    task = spec.task
+    name = name or model
+    if threads and model in ("nn", "cnn"):  # torch otherwise takes every core, whatever else runs
+        import torch
+
+        torch.set_num_threads(threads)
+    y = np.asarray(prepared.y)
+    n_out = y.shape[1] if y.ndim == 2 else 0
+    oof = np.full((prepared.n_rows, n_out) if n_out else prepared.n_rows, np.nan)
+    fold_of = np.full(prepared.n_rows, -1, np.int64)
+    fitted = []
+    fold_scores = []
+    for k, (tr, va) in enumerate(folds.splits):
+        tf = time.perf_counter()
+        m = build_model(comp, prepared, model, resolved, seed)
+        w, wv = (prepared.weight[tr], prepared.weight[va]) if prepared.weight is not None else (None, None)
+        _fit(m, _take(prepared.X, tr), y[tr], eval_set=(_take(prepared.X, va), y[va]), sample_weight=w,
+             eval_sample_weight=wv, hooks=fit_hooks(k) if fit_hooks else None)
+        p = _pred(m, task, _take(prepared.X, va))
+        oof[va] = p
+        fold_of[va] = k
+        fitted.append(m)
+        fold_scores.append(score_rows(spec, prepared, va, p))
+        at = " at thresholds 0.5" if task == "multilabel" else ""
+        log(f"  {name} fold {k + 1}/{len(folds)}: {spec.metric.upper()} {fold_scores[-1]:.5f}{at} "
+            f"({len(tr):,} train / {len(va):,} valid rows, {time.perf_counter() - tf:.1f}s)")
+    return CrossValidated(oof, fold_of, fitted, fold_scores)
+
+
+def oof_score(comp: Competition, prepared: Prepared, folds: Folds, oof: np.ndarray, *, name: str = "",
+              log=print) -> tuple[float, list[float], np.ndarray | None]:
+    """The metric over every validated row, the per-fold scores, and for multilabel the
+    per-label thresholds tuned on the out-of-fold predictions (None otherwise)."""
+    spec = comp.spec
+    rows = folds.valid_rows()
+    thresholds = None
+    fold_scores = None
+    if spec.task == "multilabel":
+        search = tune_thresholds(prepared, rows, oof[rows])
+        thresholds = np.asarray(search.thresholds)
+        before = score_rows(spec, prepared, rows, oof[rows])
+        log(f"  {name} per-label thresholds tuned on the out-of-fold predictions "
+            f"({float(np.min(thresholds)):.2f}..{float(np.max(thresholds)):.2f}): {spec.metric.upper()} "
+            f"{before:.5f} at 0.5 -> {score_rows(spec, prepared, rows, oof[rows], thresholds):.5f}")
+    fold_scores = [score_rows(spec, prepared, va, oof[va], thresholds) for _, va in folds.splits]
+    return score_rows(spec, prepared, rows, oof[rows], thresholds), fold_scores, thresholds
+
+
 def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_dir: str | os.PathLike, *,
           params: dict | None = None, seed: int = 0, threads: int | None = None, refit: bool | None = None,
           name: str | None = None, log=print) -> RunResult:
@@ -276,8 +357,6 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     model refitted on every training row (`refit`, default on), LightGBM with the number of
     rounds early stopping found on the fold.
     """
-    from kit.models import make_model
-
     spec = comp.spec
     task = spec.task
     out_dir = Path(out_dir)
@@ -285,42 +364,19 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     resolved = model_params(comp, model, params, threads=threads)
     cat = list(prepared.cat_features)
     refit = folds.single_holdout if refit is None else refit
-    if threads and model in ("nn", "cnn"):  # torch otherwise takes every core, whatever else runs
-        import torch
-
-        torch.set_num_threads(threads)
 
     def build(**extra):
-        kwargs = {**resolved, **extra}
-        if cat:
-            kwargs["cat_features"] = cat
-        return make_model(model, task, random_state=seed, **kwargs)
+        return build_model(comp, prepared, model, resolved, seed, **extra)
 
     t0 = time.perf_counter()
     y = np.asarray(prepared.y)
-    n_out = y.shape[1] if y.ndim == 2 else 0
-    oof = np.full((prepared.n_rows, n_out) if n_out else prepared.n_rows, np.nan)
-    fold_of = np.full(prepared.n_rows, -1, np.int64)
+    cv = cross_validate(comp, prepared, folds, model, resolved, seed=seed, threads=threads, log=log, name=name)
+    oof, fold_of, fitted = cv.oof, cv.fold_of, cv.models
     test_sum = None
-    fitted = []
-    fold_scores = []
-    for k, (tr, va) in enumerate(folds.splits):
-        tf = time.perf_counter()
-        m = build()
-        w, wv = (prepared.weight[tr], prepared.weight[va]) if prepared.weight is not None else (None, None)
-        _fit(m, _take(prepared.X, tr), y[tr], eval_set=(_take(prepared.X, va), y[va]), sample_weight=w,
-             eval_sample_weight=wv)
-        p = _pred(m, task, _take(prepared.X, va))
-        oof[va] = p
-        fold_of[va] = k
-        fitted.append(m)
-        if not refit:
+    if not refit:
+        for m in fitted:
             pt = _pred(m, task, prepared.X_test)
             test_sum = pt if test_sum is None else test_sum + pt
-        fold_scores.append(score_rows(spec, prepared, va, p))
-        at = " at thresholds 0.5" if task == "multilabel" else ""
-        log(f"  {name} fold {k + 1}/{len(folds)}: {spec.metric.upper()} {fold_scores[-1]:.5f}{at} "
-            f"({len(tr):,} train / {len(va):,} valid rows, {time.perf_counter() - tf:.1f}s)")
     refit_model = None
     if refit:
         extra = {}
@@ -336,16 +392,7 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     else:
         test = test_sum / len(folds)
     rows = folds.valid_rows()
-    thresholds = None
-    if task == "multilabel":
-        search = tune_thresholds(prepared, rows, oof[rows])
-        thresholds = np.asarray(search.thresholds)
-        before = score_rows(spec, prepared, rows, oof[rows])
-        fold_scores = [score_rows(spec, prepared, va, oof[va], thresholds) for _, va in folds.splits]
-        log(f"  {name} per-label thresholds tuned on the out-of-fold predictions "
-            f"({float(np.min(thresholds)):.2f}..{float(np.max(thresholds)):.2f}): {spec.metric.upper()} "
-            f"{before:.5f} at 0.5 -> {score_rows(spec, prepared, rows, oof[rows], thresholds):.5f}")
-    overall = score_rows(spec, prepared, rows, oof[rows], thresholds)
+    overall, fold_scores, thresholds = oof_score(comp, prepared, folds, oof, name=name, log=log)
     seconds = time.perf_counter() - t0
 
     # the run folder, written beside and swapped in whole

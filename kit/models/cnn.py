@@ -395,8 +395,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return device, images, t, valid
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> CNNClassifier:
-        """Train; with `eval_set` keep the epoch with the lowest validation loss and tune the
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, epoch_callback=None) -> CNNClassifier:
+        """Train; with `eval_set` keep the epoch with the lowest validation loss (calling
+        `epoch_callback(epoch, train_loss, valid_loss)` after each) and tune the
         per-label thresholds on it (without one, every threshold is 0.2, a common F2 default;
         call `tune_thresholds` on held-out images to do better)."""
         import torch
@@ -420,7 +421,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 vb = loop.TensorBatches([self._tensor(valid[0], device), torch.as_tensor(valid[1], device=device)],
                                         _PREDICT_BATCH, shuffle=False)
             self.history_ = loop.train(self.model_, torch.nn.functional.binary_cross_entropy_with_logits,
-                                       batches, config, vb)
+                                       batches, config, vb, on_epoch=epoch_callback)
         self.device_ = device
         self.best_epoch_ = self.history_.best_epoch
         self.thresholds_ = np.full(t.shape[1], 0.2)

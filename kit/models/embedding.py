@@ -123,8 +123,9 @@ class _EmbeddingNet(TabularModel):
 
     # -- fit / lr_find --------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None):
-        """Train with one-cycle; with `eval_set`, keep the epoch with the lowest validation loss."""
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, epoch_callback=None):
+        """Train with one-cycle; with `eval_set`, keep the epoch with the lowest validation loss
+        and call `epoch_callback(epoch, train_loss, valid_loss)` after each epoch."""
         from kit.models import loop
 
         device, train, valid = self._prepare(X, y, eval_set)
@@ -135,7 +136,7 @@ class _EmbeddingNet(TabularModel):
             self.model_ = self._network().to(device)
             batches = loop.TensorBatches(train, self.batch_size, seed=self.random_state)
             vb = None if valid is None else loop.TensorBatches(valid, _PREDICT_BATCH, shuffle=False)
-            self.history_ = loop.train(self.model_, self._loss(), batches, config, vb)
+            self.history_ = loop.train(self.model_, self._loss(), batches, config, vb, on_epoch=epoch_callback)
         self.device_ = device
         self.best_epoch_ = self.history_.best_epoch
         return self

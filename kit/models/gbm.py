@@ -50,8 +50,11 @@ def lightgbm_threads(n_jobs: int | None) -> int:
 def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, cat_idx: list[int],
                    valid: tuple[np.ndarray, np.ndarray] | None = None,
                    early_stopping_rounds: int | None = None, weight: np.ndarray | None = None,
-                   valid_weight: np.ndarray | None = None) -> list:
+                   valid_weight: np.ndarray | None = None, callbacks: list | None = None) -> list:
     """One LightGBM booster per column of Y (n, k), sharing one binned Dataset.
+
+    `callbacks` are extra LightGBM callbacks (an Optuna pruning reporter, say), given to the
+    first label's booster only, so that its iterations are reported once.
 
     `weight` / `valid_weight` weigh the rows of X / valid[0] in the loss and in the
     validation score that early stopping watches.
@@ -77,14 +80,16 @@ def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, c
             train_set.set_label(Y[:, j])
             if valid_set is not None:
                 valid_set.set_label(valid[1][:, j])
-        callbacks = []
+        cbs = []
         if valid_set is not None and early_stopping_rounds:
-            callbacks.append(lgb.early_stopping(early_stopping_rounds, verbose=False))
+            cbs.append(lgb.early_stopping(early_stopping_rounds, verbose=False))
+        if j == 0 and callbacks:
+            cbs.extend(callbacks)
         try:
             booster = lgb.train(params, train_set, num_boost_round=rounds,
                                 valid_sets=[valid_set] if valid_set is not None else None,
                                 valid_names=["valid"] if valid_set is not None else None,
-                                callbacks=callbacks)
+                                callbacks=cbs)
         except lgb.basic.LightGBMError as err:
             if params.get("device_type") == "gpu":
                 raise KitError(f"LightGBM could not use the GPU ({err}); it needs an OpenCL runtime "
@@ -155,11 +160,12 @@ class _LightGBM(TabularModel):
         }
 
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, sample_weight: Any = None,
-            eval_sample_weight: Any = None):
+            eval_sample_weight: Any = None, callbacks: list | None = None):
         """Fit; with `eval_set=(X_valid, y_valid)` stop early and keep the best round in best_iteration_.
 
         `sample_weight` weighs the training rows in the loss (Favorita's perishables: 1.25);
-        `eval_sample_weight` weighs the eval_set rows in the score early stopping watches.
+        `eval_sample_weight` weighs the eval_set rows in the score early stopping watches;
+        `callbacks` are extra LightGBM callbacks (kit.tune's pruning reporter).
         """
         enc, t, valid = self._fit_inputs(X, y, eval_set)
         w = _weights(sample_weight, enc.n_rows, "sample_weight")
@@ -172,7 +178,7 @@ class _LightGBM(TabularModel):
         self.boosters_ = train_boosters(
             self._params(objective), enc.matrix(), Y, rounds=self.n_estimators,
             cat_idx=list(range(len(self.schema_.cat_names))), valid=v,
-            early_stopping_rounds=self.early_stopping_rounds, weight=w, valid_weight=vw)
+            early_stopping_rounds=self.early_stopping_rounds, weight=w, valid_weight=vw, callbacks=callbacks)
         best = [b.best_iteration if b.best_iteration > 0 else b.current_iteration() for b in self.boosters_]
         #: int for one output; an array with one round count per label for multilabel
         self.best_iteration_ = best[0] if len(best) == 1 else np.array(best)

@@ -115,10 +115,12 @@ def evaluate(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, confi
 
 
 def train(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, config: TrainConfig,
-          valid: Iterable | None = None) -> TrainResult:
+          valid: Iterable | None = None, on_epoch: Callable[[int, float, float], None] | None = None) -> TrainResult:
     """Train `model` in place over `batches` for config.epochs with AdamW and one-cycle.
 
-    With `valid`, the weights of the epoch with the lowest validation loss are restored at the end.
+    With `valid`, the weights of the epoch with the lowest validation loss are restored at the end,
+    and `on_epoch(epoch, train_loss, valid_loss)` is called after each epoch (kit.tune reports to
+    Optuna there; an exception it raises, such as optuna.TrialPruned, stops the training).
     """
     steps_per_epoch = len(batches)  # type: ignore[arg-type]
     total_steps = config.epochs * steps_per_epoch
@@ -155,6 +157,8 @@ def train(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, config: 
                 continue
             valid_losses.append(evaluate(model, loss_fn, valid, config))
             bar.set_postfix(train=f"{train_losses[-1]:.4g}", valid=f"{valid_losses[-1]:.4g}")
+            if on_epoch is not None:
+                on_epoch(epoch, train_losses[-1], valid_losses[-1])
             if valid_losses[-1] < best:
                 best, best_epoch = valid_losses[-1], epoch
                 best_state = copy.deepcopy(model.state_dict())
