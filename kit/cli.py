@@ -250,7 +250,13 @@ def cmd_train(args) -> int:
     out = runs / (args.name or args.model)
     print(f"{comp.name}: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows, "
           f"{len(folds)} fold(s) ({folds.scheme}); training {args.model} into {out}")
-    r = train(comp, prepared, folds, args.model, out, params=_params(args.param), seed=args.seed,
+    params = _params(args.param)
+    if args.params == "best":
+        from kit.tune import best_params
+
+        params = {**best_params(comp, args.model, runs, storage=args.storage, study=args.study), **params}
+        print(f"--params best: the best trial of the study ({len(params)} parameters)")
+    r = train(comp, prepared, folds, args.model, out, params=params, seed=args.seed,
               threads=args.threads)
     print(f"{r.name}: out-of-fold {comp.spec.metric.upper()} {r.score:.5f} "
           f"(folds {', '.join(f'{s:.5f}' for s in r.fold_scores)}) in {r.seconds:.1f}s")
@@ -278,15 +284,55 @@ def cmd_blend(args) -> int:
     return 0
 
 
+def _best_for_run(comp, folder: Path, args, params: dict[str, dict]) -> dict[str, dict]:
+    """Each model's best tuned parameters where it has a study, under the explicit --param."""
+    from kit.features import default_models
+    from kit.tune import best_params
+
+    runs = _runs_dir(folder, args.runs_dir)
+    out = {k: dict(v) for k, v in params.items()}
+    for model in args.model or list(default_models(comp)):
+        try:
+            best = best_params(comp, model, runs, storage=args.storage,
+                               study=f"{args.study}-{model}" if args.study else None)
+        except KitError as err:
+            print(f"--params best: {model} keeps its defaults ({err})")
+            continue
+        out[model] = {**best, **out.get(model, {})}
+        print(f"--params best: {model} uses its study's best trial")
+    return out
+
+
+def cmd_tune(args) -> int:
+    from kit.spec import get
+    from kit.tune import tune
+
+    comp = get(args.competition)
+    folder = _data_dir(comp.spec, args.data_dir)
+    trials = args.trials if args.trials is not None else (None if args.timeout else 20)
+    result = tune(comp, folder, args.model, trials=trials, timeout=args.timeout, storage=args.storage,
+                  study=args.study, workers=args.workers, seed=args.seed, threads=args.threads,
+                  heartbeat=args.heartbeat, runs_dir=args.runs_dir, params=_params(args.param))
+    print()
+    print(result.table(comp.spec.metric))
+    if result.best_value is not None:
+        extra = "".join(f" --{k} {v}" for k, v in (("storage", args.storage), ("study", args.study)) if v)
+        print(f"use it: kit train {comp.name} --model {args.model} --params best{extra}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from kit.runs import run_all
     from kit.spec import get
 
     comp = get(args.competition)
     folder = _data_dir(comp.spec, args.data_dir)
+    params = _model_params(args.param)
+    if args.params == "best":
+        params = _best_for_run(comp, folder, args, params)
     summary = run_all(comp, folder, size=args.size, seed=args.seed, models=args.model or None,
                       runs_dir=args.runs_dir, submission=args.output, threads=args.threads,
-                      adversarial=not args.no_adversarial, params=_model_params(args.param))
+                      adversarial=not args.no_adversarial, params=params)
     print()
     print(summary.table())
     return 0
@@ -436,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     threads_default = os.cpu_count() or 1
 
+    def study_args(sp):
+        sp.add_argument("--storage", metavar="URL",
+                        help="the study's database: postgresql://USER:PASSWORD@HOST/DB for workers on many "
+                             "machines (default: a journal file in RUNS/tune/, for one machine)")
+        sp.add_argument("--study", metavar="NAME", help="study name (default COMPETITION-MODEL)")
+
     sp = sub.add_parser(
         "train", help="train one model on the shared folds; write its run folder",
         description="Build the competition's features, fit MODEL on every fold of the competition's "
@@ -448,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--param", action="append", metavar="KEY=VALUE",
                     help="override a hyperparameter of the competition's defaults (repeatable)")
     sp.add_argument("--name", help="run folder name (default: the model name)")
+    sp.add_argument("--params", choices=["default", "best"], default="default",
+                    help="best: start from the best trial of the model's `kit tune` study (--param still wins)")
+    study_args(sp)
     sp.add_argument("--seed", type=int, default=0, help="random seed for folds and models (default 0)")
     sp.add_argument("--threads", type=int, default=threads_default, help="threads per model (default: all cores)")
     data_arg(sp)
@@ -469,6 +524,42 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_blend)
 
     sp = sub.add_parser(
+        "tune", help="tune a model's hyperparameters with Optuna (resumable; many workers on PostgreSQL)",
+        description="Search MODEL's hyperparameters (kit.tune.SPACES, on top of the competition's defaults) "
+                    "for the best out-of-fold metric on the shared folds, with a seeded TPE sampler and a "
+                    "median pruner (LightGBM reports every 10 rounds, the networks every epoch). The study "
+                    "lives in RUNS/tune/NAME.journal, or in the --storage database: rerunning the command "
+                    "continues it, and a trial left running by a killed worker is marked failed and run "
+                    "again. Writes RUNS/tune/NAME/history.png, importance.png and best_params.json; "
+                    "`kit train`/`kit run` take the best with --params best.",
+        epilog="examples:\n"
+               "  kit tune rossmann --model lgbm --trials 40\n"
+               "  kit tune rossmann --model lgbm --trials 40 --workers 2 --threads 1\n"
+               "  kit tune rossmann --model lgbm --timeout 3600 --storage postgresql://kit:PW@db/kit  "
+               "# on each machine\n"
+               "  kit train rossmann --model lgbm --params best",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp.add_argument("competition", help="a name from `kit list`")
+    sp.add_argument("--model", required=True, help="lgbm, rf, nn or cnn")
+    sp.add_argument("--trials", type=int, default=None,
+                    help="trials this command finishes, shared by its workers (default 20, or no limit with "
+                         "--timeout)")
+    sp.add_argument("--timeout", type=float, metavar="S", help="start no new trial after S seconds")
+    study_args(sp)
+    sp.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    sp.add_argument("--heartbeat", type=int, default=30, metavar="S",
+                    help="database storages: seconds between a worker's heartbeats; a trial whose worker is "
+                         "silent for twice this is failed and retried (default 30)")
+    sp.add_argument("--param", action="append", metavar="KEY=VALUE",
+                    help="fix a hyperparameter outside the search (repeatable)")
+    sp.add_argument("--seed", type=int, default=0, help="sampler and model seed (default 0)")
+    sp.add_argument("--threads", type=int, default=None,
+                    help="threads per worker (default: the cores shared among the workers)")
+    data_arg(sp)
+    runs_arg(sp)
+    sp.set_defaults(func=cmd_tune)
+
+    sp = sub.add_parser(
         "run", help="everything: data -> adversarial check -> models -> blend -> checked submission -> score",
         description="Take the competition's data (the twin is written first when the data folder has no "
                     "train file) through adversarial validation, the competition's default models on its "
@@ -484,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--param", action="append", metavar="MODEL.KEY=VALUE",
                     help="override one model's hyperparameter, e.g. lgbm.num_leaves=63 (repeatable)")
     sp.add_argument("--no-adversarial", action="store_true", help="skip the adversarial check")
+    sp.add_argument("--params", choices=["default", "best"], default="default",
+                    help="best: each model with a `kit tune` study starts from its best trial")
+    sp.add_argument("--storage", metavar="URL", help="where the studies are for --params best "
+                    "(default: the journal files in RUNS/tune)")
+    sp.add_argument("--study", metavar="PREFIX", help="study names are PREFIX-MODEL (default COMPETITION-MODEL)")
     sp.add_argument("-o", "--output", metavar="FILE", help="submission path (default RUNS/submission.csv)")
     data_arg(sp)
     runs_arg(sp)

@@ -1,0 +1,347 @@
+"""kit.tune: search spaces, pruning reports, resumable studies in a journal file, crashed
+trials failed and retried, and many workers on one study in a real PostgreSQL server.
+
+The PostgreSQL tests use KIT_TEST_POSTGRES when it is set (.ci/run starts a server and sets
+it); otherwise they start their own with scripts/test_postgres.sh when PostgreSQL is installed,
+and are skipped only when it is not, and KIT_REQUIRE_POSTGRES is unset (CI sets it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from kit.cli import main
+from kit.errors import KitError
+from kit.models import MODELS, make_model
+from kit.spec import get
+from kit import tune as kt
+
+ROOT = Path(__file__).resolve().parents[1]
+COMP = get("bulldozers")
+# a single time-holdout fold on 5,000 rows: a trial takes about a second
+FAST = ["--param", "n_estimators=300", "--param", "early_stopping_rounds=300", "--threads", "1"]
+
+
+def _study(runs: Path, name: str = "bulldozers-lgbm", storage: str | None = None):
+    kt._quiet_optuna()
+    st = kt.make_storage(storage, runs, name) if storage else optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(kt.journal_path(runs, name))))
+    return optuna.load_study(study_name=name, storage=st)
+
+
+def _counts(study) -> dict[str, int]:
+    out = {s.name: 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] += 1
+    return out
+
+
+def _kit(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kit.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "KIT_PROGRESS": "0",
+                                                                     **(env or {})})
+
+
+# --------------------------------------------------------------------------- spaces and reports
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_has_a_space_its_estimator_accepts(model):
+    assert set(kt.SPACES) == set(MODELS)
+    task = {"cnn": "multilabel"}.get(model, "regression")
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    for _ in range(3):
+        params = kt.SPACES[model](study.ask())
+        est = make_model(model, task, **params)
+        got = est.get_params()
+        assert {k: got[k] for k in params} == params
+
+
+def test_fixed_parameters_are_not_searched():
+    study = optuna.create_study()
+    trial = study.ask()
+    params = kt.space_lgbm(kt._FixedFirst(trial, {"num_leaves": 31}))
+    assert params["num_leaves"] == 31
+    assert "num_leaves" not in trial.params and "learning_rate" in trial.params
+
+
+class _Trial:
+    def __init__(self, prune_after: int):
+        self.reports: list[tuple[float, int]] = []
+        self.prune_after = prune_after
+
+    def report(self, value, step):
+        self.reports.append((value, step))
+
+    def should_prune(self):
+        return len(self.reports) >= self.prune_after
+
+
+def test_reporter_signs_losses_to_the_direction_and_prunes():
+    # a loss (lower is better) in a study that maximises (Gini): reported negated
+    t = _Trial(prune_after=2)
+    r = kt._Reporter(t, maximize=True)
+    r(0, 0.9, 0.25)  # the networks' epoch callback: (epoch, train loss, valid loss)
+    assert t.reports == [(-0.25, 1)]
+    with pytest.raises(optuna.TrialPruned, match="step 2"):
+        r(1, 0.8, 0.2)
+    # a LightGBM callback env: reports every REPORT_EVERY rounds, as it is when minimising
+    t = _Trial(prune_after=99)
+    r = kt._Reporter(t, maximize=False)
+
+    class Env:
+        def __init__(self, it, value):
+            self.iteration = it
+            self.evaluation_result_list = [("valid", "l2", value, False)]
+
+    for it in range(25):
+        r(Env(it, 1.0 / (it + 1)))
+    assert t.reports == [(1.0 / 10, 10), (1.0 / 20, 20)]
+    # a score LightGBM calls higher-is-better (auc) in a maximising study: as it is
+    t = _Trial(prune_after=99)
+    kt._Reporter(t, maximize=True)._report(0.7, 10, lower_is_better=False)
+    assert t.reports == [(0.7, 10)]
+    with pytest.raises(optuna.TrialPruned, match="nan"):
+        kt._Reporter(t, maximize=True)(0, 1.0, float("nan"))
+
+
+# --------------------------------------------------------------------------- the journal file
+
+
+def test_same_seed_one_worker_same_best(tiny_twin, tmp_path, capsys):
+    data = tiny_twin("bulldozers")
+    best = []
+    for i in range(2):
+        runs = tmp_path / f"runs{i}"
+        assert main(["tune", "bulldozers", "--model", "lgbm", "--trials", "5", "--data-dir", str(data),
+                     "--runs-dir", str(runs), *FAST]) == 0
+        s = _study(runs)
+        best.append((s.best_trial.number, s.best_value, s.best_params, s.user_attrs["best_params"]))
+        assert _counts(s)["COMPLETE"] + _counts(s)["PRUNED"] == 5
+        assert (runs / "tune" / "bulldozers-lgbm" / "history.png").stat().st_size > 10_000
+        assert (runs / "tune" / "bulldozers-lgbm" / "importance.png").exists()
+        stored = json.loads((runs / "tune" / "bulldozers-lgbm" / "best_params.json").read_text())
+        assert stored["params"] == s.user_attrs["best_params"] and stored["value"] == s.best_value
+    assert best[0] == best[1]
+    out = capsys.readouterr().out
+    assert "use it: kit train bulldozers --model lgbm --params best" in out
+
+
+def test_rerun_continues_the_study_and_train_uses_the_best(tiny_twin, tmp_path, capsys):
+    data = tiny_twin("bulldozers")
+    runs = tmp_path / "runs"
+    args = ["tune", "bulldozers", "--model", "lgbm", "--trials", "3", "--data-dir", str(data),
+            "--runs-dir", str(runs), *FAST]
+    assert main(args) == 0
+    first = [t.params for t in _study(runs).trials]
+    assert len(first) == 3
+    assert main(args) == 0
+    s = _study(runs)
+    # the same study, three more: numbers 0..5, the first three unchanged, and the new ones
+    # are new points (a resumed sampler must not replay the seeded start)
+    assert [t.number for t in s.trials] == list(range(6))
+    assert [t.params for t in s.trials[:3]] == first
+    assert not [t.params for t in s.trials[3:] if t.params in first]
+    assert "3 finished trial(s) so far" in capsys.readouterr().out
+
+    assert main(["train", "bulldozers", "--model", "lgbm", "--params", "best", "--data-dir", str(data),
+                 "--runs-dir", str(runs), "--threads", "1"]) == 0
+    config = json.loads((runs / "lgbm" / "config.json").read_text())
+    best = s.user_attrs["best_params"]
+    assert {k: config["params"][k] for k in best} == best
+    metrics = json.loads((runs / "lgbm" / "metrics.json").read_text())
+    assert metrics["oof"] == pytest.approx(s.best_value, rel=1e-9)  # same folds, same seed: same score
+
+
+def test_killed_run_loses_only_its_trial_in_flight(tiny_twin, tmp_path):
+    data = tiny_twin("bulldozers")
+    runs = tmp_path / "runs"
+    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "30", "--data-dir", str(data),
+                "--runs-dir", str(runs), *FAST)
+    killed = _kill_mid_trial(lambda: _study(runs) if kt.journal_path(runs, "bulldozers-lgbm").exists() else None,
+                             proc, min_finished=2)
+    s = _study(runs)
+    assert s.trials[killed].state == TrialState.RUNNING  # nobody has looked yet
+    before = _counts(s)
+    out = subprocess.run([sys.executable, "-m", "kit.cli", "tune", "bulldozers", "--model", "lgbm", "--trials",
+                          "2", "--data-dir", str(data), "--runs-dir", str(runs), *FAST], cwd=ROOT,
+                         capture_output=True, text=True, env={**os.environ, "KIT_PROGRESS": "0"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"trial(s) {killed} were left running by a dead worker" in out.stdout
+    s = _study(runs)
+    after = _counts(s)
+    assert s.trials[killed].state == TrialState.FAIL
+    retry = [t for t in s.trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retry) == 1 and retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retry[0].params == s.trials[killed].params
+    assert after["RUNNING"] == 0 and after["FAIL"] == 1
+    assert after["COMPLETE"] + after["PRUNED"] == before["COMPLETE"] + before["PRUNED"] + 2
+
+
+def _kill_mid_trial(load, proc: subprocess.Popen, *, min_finished: int, pid: int | None = None) -> int:
+    """Wait until the worker `pid` (default proc's) is in the middle of a trial after finishing
+    `min_finished`, SIGKILL proc, and return that trial's number."""
+    pid = pid or proc.pid
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert proc.poll() is None, f"the worker ended before it could be killed:\n{proc.stdout.read()}"
+        s = load()
+        if s is not None:
+            mine = [t for t in s.get_trials(deepcopy=False) if t.user_attrs.get("worker", {}).get("pid") == pid]
+            done = sum(t.state.is_finished() for t in mine)
+            # in the middle: its parameters drawn (user attribute "params"), its model training
+            running = [t for t in mine if t.state == TrialState.RUNNING and "params" in t.user_attrs]
+            if done >= min_finished and running:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return running[0].number
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("no trial was seen running")
+
+
+def test_bad_input_is_one_clear_message(tiny_twin, tmp_path, capsys):
+    data = tiny_twin("bulldozers")
+    base = ["tune", "bulldozers", "--data-dir", str(data), "--runs-dir", str(tmp_path)]
+    assert main([*base, "--model", "lgbm", "--trials", "0"]) == 2
+    assert "--trials must be at least 1" in capsys.readouterr().err
+    assert main([*base, "--model", "lgbm", "--workers", "2", "--storage", f"sqlite:///{tmp_path}/s.db"]) == 2
+    assert "SQLite locks" in capsys.readouterr().err
+    assert main([*base, "--model", "lgbm", "--storage", "redis://localhost"]) == 2
+    assert "not supported; use postgresql://" in capsys.readouterr().err
+    assert main(["tune", "bulldozers", "--model", "lgbm", "--data-dir", str(tmp_path / "empty")]) == 2
+    assert "kit generate bulldozers" in capsys.readouterr().err
+    assert main(["train", "bulldozers", "--model", "nn", "--params", "best", "--data-dir", str(data),
+                 "--runs-dir", str(tmp_path)]) == 2
+    assert "no study 'bulldozers-nn'" in capsys.readouterr().err
+    with pytest.raises(KitError, match="password|cannot open the study database"):
+        kt.make_storage("postgresql://kit:secret@127.0.0.1:1/none", tmp_path, "x")
+    try:
+        kt.make_storage("postgresql://kit:secret@127.0.0.1:1/none", tmp_path, "x")
+    except KitError as err:
+        assert "secret" not in str(err) and "kit:***@127.0.0.1:1/none" in str(err)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    url = os.environ.get("KIT_TEST_POSTGRES")
+    if url:
+        yield url
+        return
+    has = shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not has:
+        if os.environ.get("KIT_REQUIRE_POSTGRES"):
+            pytest.fail("KIT_REQUIRE_POSTGRES is set but PostgreSQL is not installed (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql; .ci/run installs it)")
+    folder = tempfile.mkdtemp(prefix="kit-pg-")  # under /tmp: the postgres user must reach it
+    script = ROOT / "scripts" / "test_postgres.sh"
+    r = subprocess.run(["bash", str(script), "start", folder], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL: {r.stderr}")
+    try:
+        yield r.stdout.strip()
+    finally:
+        subprocess.run(["bash", str(script), "stop", folder], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_three_workers_finish_exactly_the_trials_asked(tiny_twin, tmp_path, postgres_url):
+    data = tiny_twin("bulldozers")
+    study = f"three-{uuid.uuid4().hex[:8]}"
+    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "9", "--workers", "3", "--storage",
+                postgres_url, "--study", study, "--data-dir", str(data), "--runs-dir", str(tmp_path), *FAST)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    s = _study(tmp_path, study, postgres_url)
+    c = _counts(s)
+    assert c["COMPLETE"] + c["PRUNED"] == 9 and c["FAIL"] == 0 and c["RUNNING"] == 0 and c["WAITING"] == 0
+    assert sorted(t.number for t in s.trials) == list(range(9))  # none lost, none twice
+    pids = {t.user_attrs["worker"]["pid"] for t in s.trials}
+    assert len(pids) >= 2, "the trials were not shared among the workers"
+    assert {"worker 0", "worker 1", "worker 2"} <= {line.split(":")[0] for line in out.splitlines()}
+
+
+def test_killed_worker_trial_is_failed_by_heartbeat_and_retried_by_another(tiny_twin, tmp_path, postgres_url):
+    """Three workers as on three machines (a worker judges another host's trials only by the
+    database's heartbeats): one is killed in the middle of a trial; a survivor marks it failed
+    once its heartbeat is older than the grace period, and runs it again."""
+    data = tiny_twin("bulldozers")
+    study = f"kill-{uuid.uuid4().hex[:8]}"
+    base = ["tune", "bulldozers", "--model", "lgbm", "--storage", postgres_url, "--study", study,
+            "--heartbeat", "1", "--data-dir", str(data), "--runs-dir", str(tmp_path), *FAST]
+    kit_main = _kit(*base, "--trials", "1")  # makes the study and the folds before the race
+    assert kit_main.wait(timeout=120) == 0, kit_main.stdout.read()
+    victim = _kit(*base, "--trials", "30", env={"KIT_TUNE_HOST": "machine-a"})
+    others = [_kit(*base, "--trials", "10", env={"KIT_TUNE_HOST": f"machine-{h}"}) for h in "bc"]
+    killed = _kill_mid_trial(lambda: _study(tmp_path, study, postgres_url), victim, min_finished=1)
+    outs = [p.communicate(timeout=300)[0] for p in others]
+    assert all(p.returncode == 0 for p in others), outs
+    s = _study(tmp_path, study, postgres_url)
+    c = _counts(s)
+    assert s.trials[killed].state == TrialState.FAIL
+    retry = [t for t in s.trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retry) == 1 and retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retry[0].params == s.trials[killed].params
+    assert retry[0].user_attrs["worker"]["host"] in ("machine-b", "machine-c")
+    by_victim = sum(t.state.is_finished() and t.state != TrialState.FAIL for t in s.trials
+                    if t.user_attrs.get("worker", {}).get("host") == "machine-a")
+    assert c["RUNNING"] == 0 and c["WAITING"] == 0 and c["FAIL"] == 1
+    # exact: the first command's one, the victim's before it died, and ten for each survivor
+    assert c["COMPLETE"] + c["PRUNED"] == 1 + by_victim + 20
+
+
+def test_workers_command_survives_a_killed_child(tiny_twin, tmp_path, postgres_url):
+    """`--workers 3`: one child killed mid-trial; the parent fails its trial at once, the
+    survivors run it again, and the command still finishes exactly the trials asked."""
+    import psutil
+
+    data = tiny_twin("bulldozers")
+    study = f"child-{uuid.uuid4().hex[:8]}"
+    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "12", "--workers", "3", "--storage",
+                postgres_url, "--study", study, "--data-dir", str(data), "--runs-dir", str(tmp_path), *FAST)
+    deadline = time.time() + 120
+    killed = None
+    while killed is None and time.time() < deadline:
+        children = psutil.Process(proc.pid).children()
+        try:
+            s = _study(tmp_path, study, postgres_url)
+        except (KitError, KeyError):
+            time.sleep(0.1)
+            continue
+        running = [t for t in s.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+        child_pids = {c.pid for c in children}
+        for t in running:
+            if "params" not in t.user_attrs:
+                continue
+            pid = t.user_attrs.get("worker", {}).get("pid")
+            if pid in child_pids and len(s.trials) >= 3:
+                os.kill(pid, signal.SIGKILL)
+                killed = t.number
+                break
+        time.sleep(0.05)
+    assert killed is not None
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert "died" in out
+    s = _study(tmp_path, study, postgres_url)
+    c = _counts(s)
+    assert s.trials[killed].state == TrialState.FAIL
+    retry = [t for t in s.trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retry) == 1 and retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert c["COMPLETE"] + c["PRUNED"] == 12 and c["RUNNING"] == 0 and c["FAIL"] == 1
