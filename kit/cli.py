@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ steps (each one command; `kit COMMAND --help` for its options):
   kit adversarial rossmann              how train and test differ, and train rows that look like the test
   kit study rossmann                    which validation scheme ranks models like the test does
   kit train rossmann --model lgbm       one model on the shared folds: out-of-fold and test predictions
+  kit tune rossmann --model lgbm        Optuna study of a model's hyperparameters (resumable; PostgreSQL)
   kit blend rossmann lgbm rf            weights fitted out of fold; a checked submission
   kit run rossmann                      all of it: twin or data -> models -> blend -> submission -> score
 
@@ -525,13 +527,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser(
         "tune", help="tune a model's hyperparameters with Optuna (resumable; many workers on PostgreSQL)",
-        description="Search MODEL's hyperparameters (kit.tune.SPACES, on top of the competition's defaults) "
-                    "for the best out-of-fold metric on the shared folds, with a seeded TPE sampler and a "
-                    "median pruner (LightGBM reports every 10 rounds, the networks every epoch). The study "
-                    "lives in RUNS/tune/NAME.journal, or in the --storage database: rerunning the command "
-                    "continues it, and a trial left running by a killed worker is marked failed and run "
-                    "again. Writes RUNS/tune/NAME/history.png, importance.png and best_params.json; "
-                    "`kit train`/`kit run` take the best with --params best.",
+        description=textwrap.fill(
+            "Search MODEL's hyperparameters (kit.tune.SPACES, on top of the competition's defaults) for the "
+            "best out-of-fold metric on the shared folds, with a seeded TPE sampler and a median pruner "
+            "(LightGBM reports every 10 rounds, the networks every epoch). The study lives in "
+            "RUNS/tune/NAME.journal, or in the --storage database: rerunning the command continues it, and "
+            "a trial left running by a killed worker is marked failed and run again. Writes "
+            "RUNS/tune/NAME/history.png, importance.png and best_params.json; `kit train` and `kit run` "
+            "take the best with --params best.", 88),
         epilog="examples:\n"
                "  kit tune rossmann --model lgbm --trials 40\n"
                "  kit tune rossmann --model lgbm --trials 40 --workers 2 --threads 1\n"

@@ -484,7 +484,16 @@ def _work(comp_name: str, folder: str, runs_dir: str, model: str, budget: _Budge
         revived = fail_dead_trials(s)  # same host: a dead process is seen at once, no heartbeat needed
         if revived:
             log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} lost their worker: failed, queued again")
-        s.optimize(lambda t: objective(ctx, t), n_trials=1, catch=())
+        try:
+            s.optimize(lambda t: objective(ctx, t), n_trials=1, catch=())
+        except KeyboardInterrupt:  # Ctrl-C: Optuna failed the trial in flight; queue it again
+            t = _last_own_trial(s)
+            if t is not None and t.state.name == "FAIL":
+                from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+                RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(s, t)
+                log(f"worker {worker}: interrupted; trial {t.number} marked failed and queued for the next run")
+            raise
         budget.done()
         t = _last_own_trial(s)
         state = t.state.name.lower() if t is not None else "?"

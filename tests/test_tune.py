@@ -165,6 +165,16 @@ def test_rerun_continues_the_study_and_train_uses_the_best(tiny_twin, tmp_path, 
     metrics = json.loads((runs / "lgbm" / "metrics.json").read_text())
     assert metrics["oof"] == pytest.approx(s.best_value, rel=1e-9)  # same folds, same seed: same score
 
+    capsys.readouterr()
+    assert main(["run", "bulldozers", "--model", "lgbm", "--model", "nn", "--params", "best", "--param",
+                 "nn.epochs=1", "--no-adversarial", "--data-dir", str(data), "--runs-dir", str(runs),
+                 "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "--params best: lgbm uses its study's best trial" in out
+    assert "--params best: nn keeps its defaults (no study 'bulldozers-nn'" in out
+    config = json.loads((runs / "lgbm" / "config.json").read_text())
+    assert {k: config["params"][k] for k in best} == best
+
 
 def test_killed_run_loses_only_its_trial_in_flight(tiny_twin, tmp_path):
     data = tiny_twin("bulldozers")
@@ -191,7 +201,24 @@ def test_killed_run_loses_only_its_trial_in_flight(tiny_twin, tmp_path):
     assert after["COMPLETE"] + after["PRUNED"] == before["COMPLETE"] + before["PRUNED"] + 2
 
 
-def _kill_mid_trial(load, proc: subprocess.Popen, *, min_finished: int, pid: int | None = None) -> int:
+def test_ctrl_c_queues_the_interrupted_trial_again(tiny_twin, tmp_path):
+    data = tiny_twin("bulldozers")
+    runs = tmp_path / "runs"
+    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "30", "--data-dir", str(data),
+                "--runs-dir", str(runs), *FAST)
+    stopped = _kill_mid_trial(lambda: _study(runs) if kt.journal_path(runs, "bulldozers-lgbm").exists() else None,
+                              proc, min_finished=1, sig=signal.SIGINT)
+    assert proc.returncode == 130
+    assert "interrupted" in proc.stdout.read()
+    s = _study(runs)
+    assert s.trials[stopped].state == TrialState.FAIL
+    waiting = [t for t in s.trials if t.state == TrialState.WAITING]
+    assert len(waiting) == 1 and waiting[0].system_attrs["failed_trial"] == stopped
+    assert waiting[0].params == s.trials[stopped].params
+
+
+def _kill_mid_trial(load, proc: subprocess.Popen, *, min_finished: int, pid: int | None = None,
+                    sig=signal.SIGKILL) -> int:
     """Wait until the worker `pid` (default proc's) is in the middle of a trial after finishing
     `min_finished`, SIGKILL proc, and return that trial's number."""
     pid = pid or proc.pid
@@ -205,8 +232,8 @@ def _kill_mid_trial(load, proc: subprocess.Popen, *, min_finished: int, pid: int
             # in the middle: its parameters drawn (user attribute "params"), its model training
             running = [t for t in mine if t.state == TrialState.RUNNING and "params" in t.user_attrs]
             if done >= min_finished and running:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+                os.kill(proc.pid, sig)
+                proc.wait(timeout=60)
                 return running[0].number
         time.sleep(0.05)
     proc.kill()
