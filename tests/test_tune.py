@@ -225,7 +225,10 @@ def _kill_mid_trial(load, proc: subprocess.Popen, *, min_finished: int, pid: int
     deadline = time.time() + 120
     while time.time() < deadline:
         assert proc.poll() is None, f"the worker ended before it could be killed:\n{proc.stdout.read()}"
-        s = load()
+        try:
+            s = load()
+        except KeyError:  # the study is not written yet
+            s = None
         if s is not None:
             mine = [t for t in s.get_trials(deepcopy=False) if t.user_attrs.get("worker", {}).get("pid") == pid]
             done = sum(t.state.is_finished() for t in mine)
