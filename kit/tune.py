@@ -486,13 +486,17 @@ def _work(comp_name: str, folder: str, runs_dir: str, model: str, budget: _Budge
             log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} lost their worker: failed, queued again")
         try:
             s.optimize(lambda t: objective(ctx, t), n_trials=1, catch=())
-        except KeyboardInterrupt:  # Ctrl-C: Optuna failed the trial in flight; queue it again
+        except KeyboardInterrupt:  # Ctrl-C: fail the trial in flight (if Optuna did not) and queue it again
+            queued = fail_dead_trials(s, {os.getpid()})
             t = _last_own_trial(s)
-            if t is not None and t.state.name == "FAIL":
+            if not queued and t is not None and t.state.name == "FAIL" and not any(
+                    x.system_attrs.get("failed_trial") == t.number for x in s.get_trials(deepcopy=False)):
                 from optuna.storages import RetryHeartbeatStaleTrialCallback
 
                 RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(s, t)
-                log(f"worker {worker}: interrupted; trial {t.number} marked failed and queued for the next run")
+                queued = [t.number]
+            if queued:
+                log(f"worker {worker}: interrupted; trial {queued[0]} marked failed and queued for the next run")
             raise
         budget.done()
         t = _last_own_trial(s)

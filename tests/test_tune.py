@@ -209,7 +209,7 @@ def test_ctrl_c_queues_the_interrupted_trial_again(tiny_twin, tmp_path):
     stopped = _kill_mid_trial(lambda: _study(runs) if kt.journal_path(runs, "bulldozers-lgbm").exists() else None,
                               proc, min_finished=1, sig=signal.SIGINT)
     assert proc.returncode == 130
-    assert "interrupted" in proc.stdout.read()
+    assert f"interrupted; trial {stopped} marked failed and queued" in proc.stdout.read()
     s = _study(runs)
     assert s.trials[stopped].state == TrialState.FAIL
     waiting = [t for t in s.trials if t.state == TrialState.WAITING]
