@@ -328,23 +328,22 @@ def cross_validate(comp: Competition, prepared: Prepared, folds: Folds, model: s
     return CrossValidated(oof, fold_of, fitted, fold_scores)
 
 
-def oof_score(comp: Competition, prepared: Prepared, folds: Folds, oof: np.ndarray, *, name: str = "",
+def oof_score(comp: Competition, prepared: Prepared, folds: Folds, cv: CrossValidated, *, name: str = "",
               log=print) -> tuple[float, list[float], np.ndarray | None]:
     """The metric over every validated row, the per-fold scores, and for multilabel the
     per-label thresholds tuned on the out-of-fold predictions (None otherwise)."""
     spec = comp.spec
     rows = folds.valid_rows()
-    thresholds = None
-    fold_scores = None
-    if spec.task == "multilabel":
-        search = tune_thresholds(prepared, rows, oof[rows])
-        thresholds = np.asarray(search.thresholds)
-        before = score_rows(spec, prepared, rows, oof[rows])
-        log(f"  {name} per-label thresholds tuned on the out-of-fold predictions "
-            f"({float(np.min(thresholds)):.2f}..{float(np.max(thresholds)):.2f}): {spec.metric.upper()} "
-            f"{before:.5f} at 0.5 -> {score_rows(spec, prepared, rows, oof[rows], thresholds):.5f}")
+    oof = cv.oof
+    if spec.task != "multilabel":  # the fold scores cross_validate computed stand
+        return score_rows(spec, prepared, rows, oof[rows]), list(cv.fold_scores), None
+    thresholds = np.asarray(tune_thresholds(prepared, rows, oof[rows]).thresholds)
+    overall = score_rows(spec, prepared, rows, oof[rows], thresholds)
+    log(f"  {name} per-label thresholds tuned on the out-of-fold predictions "
+        f"({float(np.min(thresholds)):.2f}..{float(np.max(thresholds)):.2f}): {spec.metric.upper()} "
+        f"{score_rows(spec, prepared, rows, oof[rows]):.5f} at 0.5 -> {overall:.5f}")
     fold_scores = [score_rows(spec, prepared, va, oof[va], thresholds) for _, va in folds.splits]
-    return score_rows(spec, prepared, rows, oof[rows], thresholds), fold_scores, thresholds
+    return overall, fold_scores, thresholds
 
 
 def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_dir: str | os.PathLike, *,
@@ -392,7 +391,7 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     else:
         test = test_sum / len(folds)
     rows = folds.valid_rows()
-    overall, fold_scores, thresholds = oof_score(comp, prepared, folds, oof, name=name, log=log)
+    overall, fold_scores, thresholds = oof_score(comp, prepared, folds, cv, name=name, log=log)
     seconds = time.perf_counter() - t0
 
     # the run folder, written beside and swapped in whole

@@ -27,7 +27,6 @@ The objective is the competition's metric, out of fold, on the same folds `kit t
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing as mp
 import os
@@ -244,8 +243,7 @@ class _Reporter:
         if not math.isfinite(value):
             raise optuna.TrialPruned(f"validation loss {value} at step {step}")
         # pruners read intermediate values in the study's direction
-        signed = -value if (self.maximize and lower_is_better) or (not self.maximize and not lower_is_better) \
-            else value
+        signed = -value if self.maximize == lower_is_better else value
         self.trial.report(signed, step)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step}")
@@ -313,7 +311,7 @@ def objective(ctx: _Context, trial) -> float:
 
     cv = cross_validate(ctx.comp, ctx.prepared, ctx.folds, ctx.model, resolved, seed=ctx.seed,
                         threads=ctx.threads, fit_hooks=hooks, log=lambda *a, **k: None)
-    score, fold_scores, _ = oof_score(ctx.comp, ctx.prepared, ctx.folds, cv.oof, log=lambda *a, **k: None)
+    score, fold_scores, _ = oof_score(ctx.comp, ctx.prepared, ctx.folds, cv, log=lambda *a, **k: None)
     trial.set_user_attr("fold_scores", [float(s) for s in fold_scores])
     best = getattr(cv.models[0], "best_iteration_", None)
     if best is not None and np.ndim(best) == 0:
@@ -462,8 +460,10 @@ class _Budget:
 
 def _work(comp_name: str, folder: str, runs_dir: str, model: str, budget: _Budget, deadline: float | None,
           storage: str | None, study: str | None, worker: int, seed: int, threads: int | None,
-          heartbeat: int, fixed: dict, log) -> int:
-    """One worker: open the study, take trials from the budget until it or the time runs out."""
+          heartbeat: int, fixed: dict, log, data: tuple | None = None) -> int:
+    """One worker: open the study, take trials from the budget until it or the time runs out.
+
+    `data` is (prepared, folds) when the caller has them already (one worker in-process)."""
     from kit.features import prepare
     from kit.runs import load_folds
     from kit.spec import get
@@ -471,19 +471,18 @@ def _work(comp_name: str, folder: str, runs_dir: str, model: str, budget: _Budge
     comp = get(comp_name)
     s = open_study(comp, model, Path(runs_dir), storage=storage, study=study, heartbeat=heartbeat,
                    seed=seed + worker)
-    revived = fail_dead_trials(s)
-    if revived:
-        log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} were left running by a dead worker: "
-            "marked failed and queued again")
-    prepared = prepare(comp, folder, seed=seed)
-    folds = load_folds(comp, prepared, Path(runs_dir), seed=seed)
+    if data is None:
+        prepared = prepare(comp, folder, seed=seed)
+        data = prepared, load_folds(comp, prepared, Path(runs_dir), seed=seed)
+    prepared, folds = data
     ctx = _Context(comp, prepared, folds, model, seed, threads, fixed)
     metric = comp.spec.metric.upper()
     finished = 0
     while (deadline is None or time.time() < deadline) and budget.take():
         revived = fail_dead_trials(s)  # same host: a dead process is seen at once, no heartbeat needed
         if revived:
-            log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} lost their worker: failed, queued again")
+            log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} were left running by a dead worker: "
+                "marked failed and queued again")
         try:
             s.optimize(lambda t: objective(ctx, t), n_trials=1, catch=())
         except KeyboardInterrupt:  # Ctrl-C: fail the trial in flight (if Optuna did not) and queue it again
@@ -548,8 +547,6 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
     """
     from optuna.trial import TrialState
 
-    from kit.features import default_models
-
     if model not in SPACES:
         raise KitError(f"no search space for model {model!r}; tunable models: {', '.join(SPACES)}")
     if trials is None and timeout is None:
@@ -564,7 +561,7 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
         raise KitError(f"no {spec.train} in {folder}: run `kit generate {spec.name}` (a twin) or "
                        f"`kit download {spec.name}` first")
     runs_dir = Path(runs_dir) if runs_dir else folder / "runs"
-    if model not in default_models(comp) and spec.task == "multilabel" and model != "cnn":
+    if spec.task == "multilabel" and model != "cnn":
         raise KitError(f"{spec.name} trains on images: tune the cnn")
     fixed = dict(params or {})
     if threads is None:
@@ -581,15 +578,14 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
     from kit.features import prepare
     from kit.runs import load_folds
 
-    load_folds(comp, prepare(comp, folder, seed=seed), runs_dir, seed=seed)
+    prepared = prepare(comp, folder, seed=seed)
+    folds = load_folds(comp, prepared, runs_dir, seed=seed)
     if workers == 1:
         _work(spec.name, str(folder), str(runs_dir), model, _Budget(trials), deadline, storage, study, 0, seed,
-              threads, heartbeat, fixed, log)
+              threads, heartbeat, fixed, log, data=(prepared, folds))
     else:
         _run_workers(spec.name, folder, runs_dir, model, trials, deadline, storage, study, workers, seed, threads,
                      heartbeat, fixed, s, log)
-    s = open_study(comp, model, runs_dir, storage=storage, study=study, workers=workers, heartbeat=heartbeat,
-                   seed=seed)
     out_dir = runs_dir / "tune" / s.study_name
     _record_best(s, out_dir)
     plots = plot_study(s, out_dir, spec.metric)
@@ -704,6 +700,3 @@ def _save(fig, path: Path) -> None:
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, path)
 
-
-def dump(result: TuneResult) -> str:
-    return json.dumps(result.__dict__, default=str, indent=2)

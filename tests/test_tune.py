@@ -49,6 +49,17 @@ def _counts(study) -> dict[str, int]:
     return out
 
 
+def _start_local_study(data: Path, runs: Path) -> subprocess.Popen:
+    """`kit tune` with more trials than a test waits for, in a journal file under `runs`."""
+    return _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "30", "--data-dir", str(data),
+                "--runs-dir", str(runs), *FAST)
+
+
+def _journal(runs: Path):
+    """A loader of the local study for _kill_mid_trial: None until its journal file exists."""
+    return lambda: _study(runs) if kt.journal_path(runs, "bulldozers-lgbm").exists() else None
+
+
 def _kit(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kit.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "KIT_PROGRESS": "0",
@@ -179,10 +190,8 @@ def test_rerun_continues_the_study_and_train_uses_the_best(tiny_twin, tmp_path, 
 def test_killed_run_loses_only_its_trial_in_flight(tiny_twin, tmp_path):
     data = tiny_twin("bulldozers")
     runs = tmp_path / "runs"
-    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "30", "--data-dir", str(data),
-                "--runs-dir", str(runs), *FAST)
-    killed = _kill_mid_trial(lambda: _study(runs) if kt.journal_path(runs, "bulldozers-lgbm").exists() else None,
-                             proc, min_finished=2)
+    proc = _start_local_study(data, runs)
+    killed = _kill_mid_trial(_journal(runs), proc, min_finished=2)
     s = _study(runs)
     assert s.trials[killed].state == TrialState.RUNNING  # nobody has looked yet
     before = _counts(s)
@@ -204,10 +213,8 @@ def test_killed_run_loses_only_its_trial_in_flight(tiny_twin, tmp_path):
 def test_ctrl_c_queues_the_interrupted_trial_again(tiny_twin, tmp_path):
     data = tiny_twin("bulldozers")
     runs = tmp_path / "runs"
-    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "30", "--data-dir", str(data),
-                "--runs-dir", str(runs), *FAST)
-    stopped = _kill_mid_trial(lambda: _study(runs) if kt.journal_path(runs, "bulldozers-lgbm").exists() else None,
-                              proc, min_finished=1, sig=signal.SIGINT)
+    proc = _start_local_study(data, runs)
+    stopped = _kill_mid_trial(_journal(runs), proc, min_finished=1, sig=signal.SIGINT)
     assert proc.returncode == 130
     assert f"interrupted; trial {stopped} marked failed and queued" in proc.stdout.read()
     s = _study(runs)
