@@ -268,7 +268,8 @@ def cmd_train(args) -> int:
 
 def cmd_blend(args) -> int:
     from kit.features import prepare
-    from kit.runs import blend_runs, write_submission
+    from kit.runs import blend_runs
+    from kit.submission import write_submission
     from kit.spec import get
 
     comp = get(args.competition)
@@ -281,7 +282,7 @@ def cmd_blend(args) -> int:
     print(f"{b.name}: out-of-fold {comp.spec.metric.upper()} {b.score:.5f} "
           f"(folds {', '.join(f'{s:.5f}' for s in b.fold_scores)}); weights in {out}/config.json")
     sub = Path(args.output) if args.output else out / "submission.csv"
-    write_submission(comp, folder, prepared, b, sub)
+    write_submission(comp.spec, folder, prepared, b.test, sub, b.thresholds)
     print(f"wrote {sub} (checked like `kit submit`)")
     return 0
 

@@ -141,6 +141,8 @@ class CompetitionSpec:
     horizon_days: int | None = None
     #: default validation scheme
     validation: Scheme = "kfold"
+    #: folds of the K-fold schemes (`kit run`, `kit train`, `kit tune` share them)
+    n_folds: int = 5
     #: metric weights, where the metric is weighted
     weights: WeightSpec | None = None
     #: one paragraph for `kit list`/`kit info`

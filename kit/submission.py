@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from kit import atomic
 from kit.errors import KitError
 from kit.metrics import METRICS
 from kit.spec import CompetitionSpec
@@ -212,9 +213,44 @@ def score(spec: CompetitionSpec, submission: str | os.PathLike | pl.DataFrame, f
 
 def write_atomic(df: pl.DataFrame, path: str | os.PathLike) -> Path:
     """Write a CSV under a temporary name and rename it, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.write_csv(tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic.write_atomic(path, df.write_csv)
+
+
+# --------------------------------------------------------------------------- from predictions
+
+
+def submission_frame(spec: CompetitionSpec, folder: str | os.PathLike, prepared, test: np.ndarray,
+                     thresholds: np.ndarray | None = None) -> pl.DataFrame:
+    """The submission for model-scale test predictions (a `kit.features.Prepared`'s test rows),
+    in the sample submission's order: values on the target's scale, or tags cut at `thresholds`."""
+    from kit.labels import matrix_to_tags
+
+    sub_spec = spec.submission
+    id_col, value_col = sub_spec.id_column, sub_spec.value_column
+    if spec.task == "multilabel":
+        th = thresholds if thresholds is not None else 0.5
+        values = matrix_to_tags((np.asarray(test) >= th).astype(np.int64), prepared.labels)
+    else:
+        test = np.asarray(test, np.float64)
+        if spec.task == "regression":
+            values = pl.Series(prepared.submission_values(test))
+        else:
+            values = pl.Series(np.clip(test, 0.0, 1.0))
+    ours = pl.DataFrame({id_col: prepared.test_ids.cast(pl.String), value_col: values})
+    if ours[id_col].n_unique() != ours.height:
+        raise KitError(f"the {spec.name} feature code gives some test ids twice; each must appear once")
+    sample = pl.read_csv(Path(folder) / spec.sample_submission, infer_schema_length=0, columns=[id_col])
+    out = sample.join(ours, on=id_col, how="left", maintain_order="left")
+    missing = out[value_col].null_count()
+    if missing:
+        raise KitError(f"the predictions miss {missing:,} of the {sample.height:,} ids in "
+                       f"{spec.sample_submission}; the feature code must predict every test row")
+    return out
+
+
+def write_submission(spec: CompetitionSpec, folder: str | os.PathLike, prepared, test: np.ndarray,
+                     path: str | os.PathLike, thresholds: np.ndarray | None = None) -> Path:
+    """Build (`submission_frame`), check (as `kit submit` does) and atomically write the submission CSV."""
+    sub = submission_frame(spec, folder, prepared, test, thresholds)
+    validate(spec, sub.select(pl.all().cast(pl.String)), load_test_ids(spec, Path(folder)))
+    return write_atomic(sub, path)

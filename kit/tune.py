@@ -248,17 +248,12 @@ class _Reporter:
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step}")
 
-    def __call__(self, *args) -> None:
-        if len(args) == 1:  # LightGBM's CallbackEnv
-            env = args[0]
-            it = env.iteration + 1
-            if it % REPORT_EVERY or not env.evaluation_result_list:
-                return
-            _, _, value, higher_better = env.evaluation_result_list[0][:4]
-            self._report(float(value), it, lower_is_better=not higher_better)
-        else:
-            epoch, _train, valid = args
-            self._report(float(valid), epoch + 1)
+    def __call__(self, progress) -> None:
+        """A kit.models.FitProgress from the model's fit: LightGBM's rounds are reported every
+        REPORT_EVERY, the networks' epochs each."""
+        if progress.valid_loss is None or (progress.unit == "round" and progress.step % REPORT_EVERY):
+            return
+        self._report(float(progress.valid_loss), progress.step, lower_is_better=not progress.higher_is_better)
 
 
 class _FixedFirst:
@@ -295,7 +290,7 @@ class _Context:
 
 def objective(ctx: _Context, trial) -> float:
     """The competition's metric out of fold for the trial's parameters."""
-    from kit.runs import cross_validate, model_params, oof_score
+    from kit.runs import fit_folds, model_params, oof_score
 
     trial.set_user_attr("worker", _me())
     drawn = SPACES[ctx.model](_FixedFirst(trial, ctx.fixed))
@@ -303,14 +298,12 @@ def objective(ctx: _Context, trial) -> float:
     resolved = model_params(ctx.comp, ctx.model, params, threads=ctx.threads)
     trial.set_user_attr("params", _jsonable({k: v for k, v in resolved.items() if k != "n_jobs"}))
     reporter = _Reporter(trial, _greater(ctx.comp))
-    key = "callbacks" if ctx.model == "lgbm" else "epoch_callback"
-    value = [reporter] if key == "callbacks" else reporter
 
-    def hooks(k: int) -> dict:
-        return {key: value} if k == 0 and ctx.model in WARMUP else {}
+    def callbacks(k: int) -> list:
+        return [reporter] if k == 0 else []
 
-    cv = cross_validate(ctx.comp, ctx.prepared, ctx.folds, ctx.model, resolved, seed=ctx.seed,
-                        threads=ctx.threads, fit_hooks=hooks, log=lambda *a, **k: None)
+    cv = fit_folds(ctx.comp, ctx.prepared, ctx.folds, ctx.model, resolved, seed=ctx.seed,
+                   threads=ctx.threads, callbacks=callbacks, log=lambda *a, **k: None)
     score, fold_scores, _ = oof_score(ctx.comp, ctx.prepared, ctx.folds, cv, log=lambda *a, **k: None)
     trial.set_user_attr("fold_scores", [float(s) for s in fold_scores])
     best = getattr(cv.models[0], "best_iteration_", None)
@@ -411,10 +404,9 @@ def _record_best(s, out_dir: Path | None) -> float | None:
     s.set_user_attr("best_value", best.value)
     s.set_user_attr("best_trial", best.number)
     if out_dir is not None:
-        from kit.runs import _write_json
+        from kit.atomic import write_json
 
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "best_params.json", {"study": s.study_name, "trial": best.number, "value": best.value,
+        write_json(out_dir / "best_params.json", {"study": s.study_name, "trial": best.number, "value": best.value,
                                                     "params": best.user_attrs.get("params", {})})
     return best.value
 

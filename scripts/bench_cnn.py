@@ -28,7 +28,8 @@ import polars as pl
 from kit import baseline
 from kit.images import load_images
 from kit.metrics import mean_f2
-from kit.models.cnn import CNNClassifier, matrix_to_tags, tags_to_matrix
+from kit.labels import matrix_to_tags, tags_to_matrix
+from kit.models.cnn import CNNClassifier
 from kit.spec import get
 from kit.submission import score
 from kit.synth import generate

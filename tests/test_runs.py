@@ -12,9 +12,9 @@ import pytest
 from kit.errors import KitError
 from kit.features import Prepared
 from kit.metrics import normalized_gini, rmspe
-from kit.runs import (blend_runs, ensemble_selection, load_folds, make_folds, read_folds, read_run,
-                      submission_frame, train)
+from kit.runs import blend_runs, ensemble_selection, load_folds, make_folds, read_folds, read_run, train
 from kit.spec import get
+from kit.submission import submission_frame
 
 FAST_LGBM = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}
 
@@ -205,7 +205,7 @@ def test_submission_follows_the_sample_order_and_needs_every_id(tmp_path):
     pl.DataFrame({"Id": np.arange(n, 0, -1), "Sales": np.zeros(n)}).write_csv(tmp_path / "sample_submission.csv")
     folds = make_folds(comp, p)
     r = train(comp, p, folds, "lgbm", tmp_path / "r", params=FAST_LGBM, log=lambda *_: None)
-    sub = submission_frame(comp, tmp_path, p, r)
+    sub = submission_frame(comp.spec, tmp_path, p, r.test)
     assert sub["Id"].to_list() == [str(i) for i in range(n, 0, -1)]
     by_id = dict(zip(p.test_ids.cast(pl.String).to_list(), np.expm1(r.test)))
     np.testing.assert_allclose(sub["Sales"].to_numpy(), [by_id[i] for i in sub["Id"].to_list()])
@@ -213,7 +213,7 @@ def test_submission_follows_the_sample_order_and_needs_every_id(tmp_path):
                      dates=p.dates)
     r2 = train(comp, short, folds, "lgbm", tmp_path / "r2", params=FAST_LGBM, log=lambda *_: None)
     with pytest.raises(KitError, match=r"miss 1 of the 42 ids in sample_submission.csv"):
-        submission_frame(comp, tmp_path, short, r2)
+        submission_frame(comp.spec, tmp_path, short, r2.test)
 
 
 def test_multilabel_runs_tune_thresholds_on_out_of_fold_probabilities(tmp_path):

@@ -22,15 +22,12 @@ from kit.data.tables import read_table
 from kit.errors import KitError
 from kit.features import Prepared
 from kit.images import load_images
-from kit.models.cnn import tags_to_matrix
+from kit.labels import tags_to_matrix
 from kit.spec import CompetitionSpec
 
 #: the side in pixels the 256 px chips are downscaled to: 64 px trains about 16x faster than
 #: full size on a CPU and keeps roads and rivers visible; use 128 or more on a GPU
 IMAGE_SIZE = 64
-
-#: folds for `kit run`: each CNN fold is the costly part, and 3 keep a CPU run short
-N_SPLITS = 3
 
 #: image folder of each file-name prefix (train_N, test_N, file_N), as the spec lists them
 FOLDERS = {"train": "train-jpg", "test": "test-jpg", "file": "test-jpg-additional"}

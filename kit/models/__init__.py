@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.errors import KitError
-from kit.models._base import TabularModel
+from kit.models._base import FitProgress, KitEstimator, TabularModel
 from kit.models.cnn import CNNClassifier
 from kit.models.embedding import EmbeddingNetClassifier, EmbeddingNetRegressor
 from kit.models.forest import ForestClassifier, ForestPrediction, ForestRegressor
@@ -39,6 +39,10 @@ class ModelEntry:
     tasks: tuple[str, ...] = TASKS
     #: what X is: "table" (frames, matrices, Processed objects) or "images" (paths or uint8 arrays)
     inputs: str = "table"
+    #: its fit weighs rows (sample_weight); the others refuse weights
+    sample_weight: bool = True
+    #: it trains with torch, whose threads a run caps to --threads
+    torch: bool = False
 
     def for_task(self, task: str) -> type[TabularModel] | type[CNNClassifier]:
         if task not in TASKS:
@@ -54,10 +58,10 @@ MODELS: dict[str, ModelEntry] = {
     "lgbm": ModelEntry(LightGBMRegressor, LightGBMClassifier,
                        "LightGBM gradient boosting, early stopping, native categorical splits"),
     "nn": ModelEntry(EmbeddingNetRegressor, EmbeddingNetClassifier,
-                     "entity-embedding network (torch; CUDA when available)"),
+                     "entity-embedding network (torch; CUDA when available)", sample_weight=False, torch=True),
     "cnn": ModelEntry(None, CNNClassifier,
                       "small ResNet on images (torch; CUDA when available), D4 augmentation and TTA, F2 thresholds",
-                      tasks=("multilabel",), inputs="images"),
+                      tasks=("multilabel",), inputs="images", sample_weight=False, torch=True),
 }
 
 
@@ -78,6 +82,6 @@ def make_model(name: str, task: str, **params) -> TabularModel:
 
 
 __all__ = [
-    "MODELS", "TASKS", "ModelEntry", "make_model", "ForestRegressor", "ForestClassifier", "ForestPrediction",
+    "MODELS", "TASKS", "ModelEntry", "make_model", "FitProgress", "KitEstimator", "ForestRegressor", "ForestClassifier", "ForestPrediction",
     "LightGBMRegressor", "LightGBMClassifier", "EmbeddingNetRegressor", "EmbeddingNetClassifier", "CNNClassifier",
 ]

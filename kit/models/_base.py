@@ -283,9 +283,52 @@ def _finite(arr: np.ndarray, n_rows: int, what: str) -> np.ndarray:
     return arr
 
 
+# -- the fit contract ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FitProgress:
+    """What a model's fit says after each boosting round or epoch to each of its `callbacks`.
+
+    Every kit model's fit takes `callbacks`, a sequence of callables given one FitProgress
+    each step (kit.tune's pruning reporter, a progress line); a callback that raises stops the
+    fit (optuna.TrialPruned does). Models without steps (the forest) never call them.
+    """
+
+    #: 1-based round or epoch
+    step: int
+    #: "round" (boosting) or "epoch" (networks)
+    unit: str
+    #: rounds or epochs planned
+    total: int
+    #: the validation loss after this step (None without an eval_set)
+    valid_loss: float | None = None
+    #: the mean training loss of this step, where the model computes one
+    train_loss: float | None = None
+    #: True when a higher valid_loss is better (an AUC); False for losses
+    higher_is_better: bool = False
+
+
+def notify(callbacks: Sequence | None, progress: FitProgress) -> None:
+    """Give `progress` to each callback, in order."""
+    for cb in callbacks or ():
+        cb(progress)
+
+
+def no_weights(model: object, sample_weight: Any, eval_sample_weight: Any) -> None:
+    """The error for a model that cannot weigh rows, when it is given weights."""
+    if sample_weight is not None or eval_sample_weight is not None:
+        raise KitError(f"{type(model).__name__} does not weigh rows; leave out sample_weight "
+                       "(kit.models.MODELS says which models take weights)")
+
+
+class KitEstimator:
+    """Marks kit's models: their fit takes (X, y, eval_set=, sample_weight=, eval_sample_weight=,
+    callbacks=), so the cross-validation engine can give them validation rows and callbacks."""
+
+
 # -- the estimator base ----------------------------------------------------------------------
 
-class TabularModel(BaseEstimator):
+class TabularModel(KitEstimator, BaseEstimator):
     """Shared fit/predict plumbing; subclasses fit on `Encoded` inputs and numpy targets."""
 
     _classifier: bool = False

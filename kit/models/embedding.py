@@ -30,7 +30,7 @@ import polars as pl
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from kit.errors import KitError
-from kit.models._base import Encoded, LabelOutputs, TabularModel, resolve_device
+from kit.models._base import Encoded, LabelOutputs, TabularModel, no_weights, resolve_device
 
 #: rows per forward pass at predict time
 _PREDICT_BATCH = 65_536
@@ -123,11 +123,14 @@ class _EmbeddingNet(TabularModel):
 
     # -- fit / lr_find --------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, epoch_callback=None):
-        """Train with one-cycle; with `eval_set`, keep the epoch with the lowest validation loss
-        and call `epoch_callback(epoch, train_loss, valid_loss)` after each epoch."""
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, sample_weight: Any = None,
+            eval_sample_weight: Any = None, callbacks: Sequence | None = None):
+        """Train with one-cycle; with `eval_set`, keep the epoch with the lowest validation loss.
+        Each of `callbacks` gets a `kit.models.FitProgress` after every epoch. Rows are not
+        weighed: weights are an error."""
         from kit.models import loop
 
+        no_weights(self, sample_weight, eval_sample_weight)
         device, train, valid = self._prepare(X, y, eval_set)
         config = loop.TrainConfig(epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay,
                                   pct_start=self.pct_start, patience=self.patience, device=device,
@@ -136,7 +139,8 @@ class _EmbeddingNet(TabularModel):
             self.model_ = self._network().to(device)
             batches = loop.TensorBatches(train, self.batch_size, seed=self.random_state)
             vb = None if valid is None else loop.TensorBatches(valid, _PREDICT_BATCH, shuffle=False)
-            self.history_ = loop.train(self.model_, self._loss(), batches, config, vb, on_epoch=epoch_callback)
+            self.history_ = loop.train(self.model_, self._loss(), batches, config, vb,
+                                       on_epoch=loop.epoch_reporter(callbacks, self.epochs))
         self.device_ = device
         self.best_epoch_ = self.history_.best_epoch
         return self

@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from kit.errors import KitError
 from kit.models._base import Encoded, LabelOutputs, TabularModel, resolve_device
-from kit.models.gbm import lightgbm_threads, train_boosters
+from kit.models.gbm import lightgbm_threads, row_weights, train_boosters
 
 BACKENDS = ("auto", "sklearn", "lightgbm")
 #: leaves per tree for LightGBM when max_leaf_nodes is None. It grows trees leaf by leaf, at a
@@ -87,8 +87,13 @@ class _Forest(TabularModel):
 
     # -- fitting --------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None):
-        """Fit the trees. With `eval_set`, its `score` (R² or accuracy) is kept in valid_score_."""
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, sample_weight: Any = None,
+            eval_sample_weight: Any = None, callbacks: Sequence | None = None):
+        """Fit the trees. With `eval_set`, its `score` (R² or accuracy) is kept in valid_score_.
+
+        `sample_weight` weighs the rows; `eval_sample_weight` is accepted for the common fit
+        contract and unused (the forest does not stop early); the trees grow in one step, so
+        `callbacks` are never called."""
         if self.backend not in BACKENDS:
             raise KitError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         device = resolve_device(self.device)
@@ -103,11 +108,12 @@ class _Forest(TabularModel):
             raise KitError(f"n_estimators must be at least 1, got {self.n_estimators}")
         enc, t, valid = self._fit_inputs(X, y, eval_set)
         n = enc.n_rows
+        w = row_weights(sample_weight, n, "sample_weight")
         self.backend_ = backend
         self.device_ = device
         if backend == "lightgbm":
             try:
-                self._fit_lightgbm(enc.matrix(), t.reshape(n, -1), n, device)
+                self._fit_lightgbm(enc.matrix(), t.reshape(n, -1), n, device, w)
             except KitError as err:
                 if not (self.backend == "auto" and self.device == "auto" and device == "cuda"):
                     raise
@@ -116,7 +122,7 @@ class _Forest(TabularModel):
                 backend = self.backend_ = "sklearn"
                 self.device_ = "cpu"
         if backend == "sklearn":
-            self._fit_sklearn(enc.matrix(), t, n)
+            self._fit_sklearn(enc.matrix(), t, n, w)
         if valid is not None:
             self.valid_score_ = self._score_encoded(*valid)
         return self
@@ -132,7 +138,7 @@ class _Forest(TabularModel):
         raise KitError(f"max_samples must be a row count >= 1 (at most that many rows per tree) or a fraction in "
                        f"(0, 1], got {m!r}")
 
-    def _fit_sklearn(self, X: np.ndarray, y: np.ndarray, n: int) -> None:
+    def _fit_sklearn(self, X: np.ndarray, y: np.ndarray, n: int, w: np.ndarray | None) -> None:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         cls = RandomForestClassifier if self._classifier else RandomForestRegressor
@@ -141,11 +147,11 @@ class _Forest(TabularModel):
             min_samples_leaf=self.min_samples_leaf, max_depth=self.max_depth,
             max_leaf_nodes=self.max_leaf_nodes, bootstrap=True,
             oob_score=self.oob_score, n_jobs=self.n_jobs, random_state=self.random_state)
-        self.estimator_.fit(X, y.astype(np.int64) if self._classifier else y)
+        self.estimator_.fit(X, y.astype(np.int64) if self._classifier else y, sample_weight=w)
         if self.oob_score:
             self.oob_score_ = float(self.estimator_.oob_score_)
 
-    def _fit_lightgbm(self, X: np.ndarray, Y: np.ndarray, n: int, device: str) -> None:
+    def _fit_lightgbm(self, X: np.ndarray, Y: np.ndarray, n: int, device: str, w: np.ndarray | None) -> None:
         # Bagging without replacement at 63.2% matches the unique rows of a full bootstrap.
         rows = self._samples(n)
         fraction = 0.632 if rows is None else min(rows / n, 0.999)  # rf mode needs < 1
@@ -179,7 +185,7 @@ class _Forest(TabularModel):
             "seed": self.random_state, "deterministic": True, "force_col_wise": True, "verbose": -1,
         }
         # codes are treated as numbers, as scikit-learn's forest sees them, so the two agree
-        self.boosters_ = train_boosters(params, X, Y, rounds=self.n_estimators, cat_idx=[])
+        self.boosters_ = train_boosters(params, X, Y, rounds=self.n_estimators, cat_idx=[], weight=w)
 
     # -- predicting -----------------------------------------------------------------------
 

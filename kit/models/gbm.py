@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import polars as pl
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from kit.errors import KitError
-from kit.models._base import Encoded, LabelOutputs, TabularModel, cuda_available
+from kit.models._base import Encoded, FitProgress, LabelOutputs, TabularModel, cuda_available, notify
 
 #: LightGBM's GPU learner is OpenCL ("gpu"); its CUDA learner needs a source build, so the
 #: PyPI wheel the kit installs speaks "gpu" for any NVIDIA card with a driver.
@@ -99,7 +100,7 @@ def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, c
     return boosters
 
 
-def _weights(weight: Any, n_rows: int, what: str) -> np.ndarray | None:
+def row_weights(weight: Any, n_rows: int, what: str) -> np.ndarray | None:
     """Row weights as float32 (n,): finite, non-negative, not all zero; None stays None."""
     if weight is None:
         return None
@@ -114,6 +115,19 @@ def _weights(weight: Any, n_rows: int, what: str) -> np.ndarray | None:
                        f"{int((~np.isfinite(w)).sum())} non-finite and {int((w < 0).sum())} negative values "
                        f"and sums to {np.nansum(w):g}")
     return w.astype(np.float32)
+
+
+def _progress(callbacks: Sequence, total: int):
+    """A LightGBM callback that turns each round into a FitProgress for kit's callbacks."""
+
+    def report(env) -> None:
+        value, higher = None, False
+        if env.evaluation_result_list:
+            _, _, value, higher = env.evaluation_result_list[0][:4]
+        notify(callbacks, FitProgress(env.iteration + 1, "round", total, None if value is None else float(value),
+                                      higher_is_better=bool(higher)))
+
+    return report
 
 
 class _LightGBM(TabularModel):
@@ -160,25 +174,26 @@ class _LightGBM(TabularModel):
         }
 
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, sample_weight: Any = None,
-            eval_sample_weight: Any = None, callbacks: list | None = None):
+            eval_sample_weight: Any = None, callbacks: Sequence | None = None):
         """Fit; with `eval_set=(X_valid, y_valid)` stop early and keep the best round in best_iteration_.
 
         `sample_weight` weighs the training rows in the loss (Favorita's perishables: 1.25);
         `eval_sample_weight` weighs the eval_set rows in the score early stopping watches;
-        `callbacks` are extra LightGBM callbacks (kit.tune's pruning reporter).
+        `callbacks` each get a `kit.models.FitProgress` after every round (of the first label).
         """
         enc, t, valid = self._fit_inputs(X, y, eval_set)
-        w = _weights(sample_weight, enc.n_rows, "sample_weight")
+        w = row_weights(sample_weight, enc.n_rows, "sample_weight")
         if eval_sample_weight is not None and valid is None:
             raise KitError("eval_sample_weight weighs the eval_set rows, but no eval_set was given")
-        vw = None if valid is None else _weights(eval_sample_weight, valid[0].n_rows, "eval_sample_weight")
+        vw = None if valid is None else row_weights(eval_sample_weight, valid[0].n_rows, "eval_sample_weight")
         Y = t.reshape(len(t), -1)
         v = None if valid is None else (valid[0].matrix(), valid[1].reshape(valid[0].n_rows, -1))
         objective = "binary" if self._classifier else "regression"
         self.boosters_ = train_boosters(
             self._params(objective), enc.matrix(), Y, rounds=self.n_estimators,
             cat_idx=list(range(len(self.schema_.cat_names))), valid=v,
-            early_stopping_rounds=self.early_stopping_rounds, weight=w, valid_weight=vw, callbacks=callbacks)
+            early_stopping_rounds=self.early_stopping_rounds, weight=w, valid_weight=vw,
+            callbacks=[_progress(callbacks, self.n_estimators)] if callbacks else None)
         best = [b.best_iteration if b.best_iteration > 0 else b.current_iteration() for b in self.boosters_]
         #: int for one output; an array with one round count per label for multilabel
         self.best_iteration_ = best[0] if len(best) == 1 else np.array(best)

@@ -114,6 +114,19 @@ def evaluate(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, confi
     return total / max(rows, 1)
 
 
+
+def epoch_reporter(callbacks: Sequence | None, epochs: int) -> Callable[[int, float, float], None] | None:
+    """`train`'s on_epoch that gives kit's fit `callbacks` a FitProgress per epoch (None without any)."""
+    if not callbacks:
+        return None
+    from kit.models._base import FitProgress, notify
+
+    def on_epoch(epoch: int, train_loss: float, valid_loss: float) -> None:
+        notify(callbacks, FitProgress(epoch + 1, "epoch", epochs, float(valid_loss), float(train_loss)))
+
+    return on_epoch
+
+
 def train(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, config: TrainConfig,
           valid: Iterable | None = None, on_epoch: Callable[[int, float, float], None] | None = None) -> TrainResult:
     """Train `model` in place over `batches` for config.epochs with AdamW and one-cycle.

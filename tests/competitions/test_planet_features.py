@@ -85,7 +85,7 @@ def test_image_path_by_prefix(tmp_path):
 
 
 def test_models_and_folds(prepared):
-    assert features.N_SPLITS == 3
+    assert COMP.spec.n_folds == 3
     assert list(default_models(COMP)) == ["cnn"]
     params = features.MODELS["cnn"]
     assert params["image_size"] == IMAGE_SIZE

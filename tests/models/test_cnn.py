@@ -19,7 +19,8 @@ from kit.images import cache_path, load_images
 from kit.metrics import mean_f2
 from kit.models import make_model
 from kit.models._resnet import ResNet, d4, d4_batch
-from kit.models.cnn import CNNClassifier, matrix_to_tags, tags_to_matrix, tune_thresholds
+from kit.labels import matrix_to_tags, tags_to_matrix, tune_thresholds
+from kit.models.cnn import CNNClassifier
 from kit.spec import get
 
 LABELS = get("planet").spec.submission.labels

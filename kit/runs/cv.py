@@ -1,0 +1,149 @@
+"""Cross-validation, estimator first: the one fold engine behind runs, tuning, the
+validation-strategy study and adversarial validation.
+
+`cross_validate(estimator, X, y, folds, X_test=None)` clones the estimator for each fold
+(scikit-learn's `clone`, so any scikit-learn-style estimator works), fits it on the fold's
+training rows, predicts the fold's validation rows and, when `X_test` is given, the test.
+kit's own models (`kit.models.KitEstimator`) also get the validation rows as `eval_set` (early
+stopping, the best epoch) and `callbacks` (pruning reporters, progress lines).
+
+>>> import numpy as np
+>>> from sklearn.linear_model import Ridge
+>>> X = np.arange(40, dtype=float).reshape(20, 2); y = X @ [1.0, 2.0]
+>>> folds = [(np.arange(10, 20), np.arange(10)), (np.arange(10), np.arange(10, 20))]
+>>> r = cross_validate(Ridge(alpha=1e-6), X, y, folds, X_test=X[:2],
+...                    scorer=lambda t, p, w=None: float(np.abs(t - p).max()))
+>>> bool(np.allclose(r.oof, y)), r.test.shape, [round(s, 3) for s in r.fold_scores]
+(True, (2,), [0.0, 0.0])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kit.errors import KitError
+
+__all__ = ["CVResult", "cross_validate", "take", "predict"]
+
+#: scorer(y_true, y_pred, sample_weight) -> float, y on the estimator's own scale
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
+
+
+@dataclass(frozen=True, eq=False)
+class CVResult:
+    """What cross-validation produced."""
+
+    #: out-of-fold predictions, (n,) or (n, k); NaN on rows no fold validates
+    oof: np.ndarray
+    #: the fold that validates each row, -1 for none
+    fold_of: np.ndarray
+    #: the fitted estimator of each fold
+    models: tuple = field(repr=False)
+    #: the scorer on each fold's validation rows (empty without a scorer)
+    fold_scores: tuple[float, ...] = ()
+    #: the mean of the fold models' test predictions (None without X_test)
+    test: np.ndarray | None = None
+    #: seconds per fold (fit and predict)
+    seconds: tuple[float, ...] = ()
+
+    @property
+    def valid_rows(self) -> np.ndarray:
+        """Rows some fold validated, sorted."""
+        return np.flatnonzero(self.fold_of >= 0)
+
+
+def take(X: Any, rows: np.ndarray) -> Any:
+    """Rows `rows` of a polars or pandas frame, a numpy array or a Series."""
+    if hasattr(X, "iloc"):
+        return X.iloc[rows]
+    return X[rows]
+
+
+def predict(model: Any, X: Any, multilabel: bool = False) -> np.ndarray:
+    """Predictions on the model's scale: regression values, the positive-class probability
+    (binary), or one probability per label (multilabel)."""
+    from sklearn.base import is_classifier
+
+    if not is_classifier(model):
+        return np.asarray(model.predict(X), np.float64)
+    p = np.asarray(model.predict_proba(X), np.float64)
+    if multilabel or p.ndim == 1:
+        return p
+    return p[:, -1]
+
+
+def _splits(folds: Any, X: Any, y: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    if hasattr(folds, "split") and not isinstance(folds, (list, tuple)):
+        folds = folds.split(X, y)
+    out = [(np.asarray(t, np.int64), np.asarray(v, np.int64)) for t, v in folds]
+    if not out:
+        raise KitError("cross-validation got no folds")
+    return out
+
+
+def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test: Any = None, *,
+                   sample_weight: np.ndarray | None = None, scorer: Scorer | None = None,
+                   callbacks: Callable[[int], Sequence] | None = None, eval_set: bool = True,
+                   log: Callable[[str], None] | None = None, name: str = "model",
+                   score_name: str = "score") -> CVResult:
+    """Fit a clone of `estimator` on each fold's training rows; predict its validation rows.
+
+    Args:
+        estimator: unfitted; cloned per fold, never fitted itself.
+        X, y: the training rows (a frame or an array) and their targets ((n,) or (n, k)).
+        folds: (train_idx, valid_idx) pairs (kit.runs.Folds, a list) or a splitter with
+            `split(X, y)`.
+        X_test: rows to predict with every fold's model; `test` is their mean.
+        sample_weight: a weight per row of X, given to fit (and to kit models' eval_set and
+            to the scorer for the validation rows).
+        scorer: scores each fold's validation rows, `scorer(y_true, y_pred, weights)`.
+        callbacks: `callbacks(k)` -> the fit callbacks for fold k (kit models only).
+        eval_set: give kit models the fold's validation rows as eval_set (early stopping).
+        log: gets one line per fold, naming the estimator `name` and the score `score_name`.
+    """
+    from sklearn.base import clone
+
+    from kit.models import KitEstimator
+
+    y = np.asarray(y)
+    n = y.shape[0]
+    splits = _splits(folds, X, y)
+    multilabel = y.ndim == 2
+    oof = np.full((n, y.shape[1]) if multilabel else n, np.nan)
+    fold_of = np.full(n, -1, np.int64)
+    models, scores, seconds, test_sum = [], [], [], None
+    for k, (tr, va) in enumerate(splits):
+        t0 = time.perf_counter()
+        model = clone(estimator)
+        kwargs: dict[str, Any] = {}
+        if sample_weight is not None:
+            kwargs["sample_weight"] = sample_weight[tr]
+        if isinstance(model, KitEstimator):
+            if eval_set:
+                kwargs["eval_set"] = (take(X, va), y[va])
+                if sample_weight is not None:
+                    kwargs["eval_sample_weight"] = sample_weight[va]
+            if callbacks is not None:
+                kwargs["callbacks"] = callbacks(k)
+        model.fit(take(X, tr), y[tr], **kwargs)
+        p = predict(model, take(X, va), multilabel)
+        oof[va] = p
+        fold_of[va] = k
+        models.append(model)
+        if X_test is not None:
+            pt = predict(model, X_test, multilabel)
+            test_sum = pt if test_sum is None else test_sum + pt
+        if scorer is not None:
+            scores.append(float(scorer(y[va], p, None if sample_weight is None else sample_weight[va])))
+        seconds.append(time.perf_counter() - t0)
+        if log is not None:
+            score = f": {score_name} {scores[-1]:.5f}" if scores else ""
+            log(f"  {name} fold {k + 1}/{len(splits)}{score} ({len(tr):,} train / {len(va):,} valid rows, "
+                f"{seconds[-1]:.1f}s)")
+    test = None if test_sum is None else test_sum / len(splits)
+    return CVResult(oof, fold_of, tuple(models), tuple(scores), test, tuple(seconds))

@@ -1,0 +1,186 @@
+"""Training one model of a competition on its shared folds: `kit train`.
+
+    folds = load_folds(comp, prepared, runs_dir)             # kit.runs.folds
+    run   = train(comp, prepared, folds, "lgbm", out_dir)    # a run folder (kit.runs.artifacts)
+
+The competition's metric scores each fold on the target's scale (`score_rows`); for multilabel
+targets the per-label thresholds are tuned on the out-of-fold predictions (`oof_score`). With
+one holdout fold (the time-based competitions) the test predictions come from the same model
+refitted on every training row.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kit.errors import KitError
+from kit.features import Prepared
+from kit.labels import tune_thresholds
+from kit.metrics import METRICS, Metric
+from kit.runs.artifacts import RunResult, write_run
+from kit.runs.cv import CVResult, cross_validate, predict
+from kit.runs.folds import Folds
+from kit.spec import Competition, CompetitionSpec
+
+__all__ = ["metric_of", "score_rows", "model_params", "build_model", "fit_folds", "oof_score", "train"]
+
+#: hyperparameters the run machinery sets itself
+MANAGED = ("cat_features", "random_state")
+
+
+def metric_of(spec: CompetitionSpec) -> Metric:
+    return METRICS[spec.metric]
+
+
+def score_rows(spec: CompetitionSpec, prepared: Prepared, rows: np.ndarray, pred: np.ndarray,
+               thresholds: np.ndarray | None = None) -> float:
+    """The competition's metric on training `rows` for model-scale predictions `pred` (one per row)."""
+    metric = metric_of(spec)
+    if spec.task == "multilabel":
+        t = 0.5 if thresholds is None else thresholds
+        return metric(np.asarray(prepared.y)[rows], np.asarray(pred) >= t)
+    y = prepared.y_target()[rows]
+    weights = prepared.weight[rows] if prepared.weight is not None else None
+    p = prepared.to_target(pred) if spec.task == "regression" else np.asarray(pred, np.float64)
+    return metric(y, p, weights)
+
+
+def model_params(comp: Competition, model: str, params: dict | None = None, *, threads: int | None = None) -> dict:
+    """The hyperparameters a run uses: the competition's defaults for `model`, then `params`."""
+    from kit.features import default_models
+    from kit.models import MODELS
+
+    if model not in MODELS:
+        raise KitError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
+    out = dict(default_models(comp).get(model, {}))
+    out.update(params or {})
+    cls = MODELS[model].for_task(comp.spec.task)
+    allowed = cls().get_params()
+    if threads is not None and "n_jobs" in allowed and "n_jobs" not in (params or {}):
+        out["n_jobs"] = threads
+    bad = [k for k in out if k in MANAGED]
+    if bad:
+        raise KitError(f"{', '.join(bad)} is set by the run (from the feature code and --seed); leave it out")
+    return out
+
+
+def build_model(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, **extra):
+    """An unfitted `model` for the competition's task with `resolved` hyperparameters (see model_params)."""
+    from kit.models import make_model
+
+    kwargs = {**resolved, **extra}
+    if prepared.cat_features:
+        kwargs["cat_features"] = list(prepared.cat_features)
+    return make_model(model, comp.spec.task, random_state=seed, **kwargs)
+
+
+def _weights_for(model: str, prepared: Prepared, log) -> np.ndarray | None:
+    from kit.models import MODELS
+
+    if prepared.weight is None:
+        return None
+    if not MODELS[model].sample_weight:
+        log(f"  {model} does not weigh rows: it trains unweighted (the metric's weights still score it)")
+        return None
+    return prepared.weight
+
+
+def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, resolved: dict, *,
+              seed: int = 0, threads: int | None = None, callbacks: Callable[[int], Sequence] | None = None,
+              log=print, name: str | None = None, X_test=None) -> CVResult:
+    """`model` with `resolved` hyperparameters cross-validated on the competition's folds;
+    each fold scored by the competition's metric (at thresholds 0.5 for multilabel)."""
+    from kit.models import MODELS
+
+    spec = comp.spec
+    if threads and MODELS[model].torch:  # torch otherwise takes every core, whatever else runs
+        import torch
+
+        torch.set_num_threads(threads)
+    weight = _weights_for(model, prepared, log)
+    # the scorer sees each fold's validation rows in fold order: map them back to row numbers
+    valid_of = iter([va for _, va in folds.splits])
+
+    def scorer(_y, pred, _w) -> float:
+        return score_rows(spec, prepared, next(valid_of), pred)
+
+    score_name = spec.metric.upper() + (" at thresholds 0.5" if spec.task == "multilabel" else "")
+    return cross_validate(build_model(comp, prepared, model, resolved, seed), prepared.X, prepared.y, folds.splits,
+                          X_test, sample_weight=weight, scorer=scorer, callbacks=callbacks, log=log,
+                          name=name or model, score_name=score_name)
+
+
+def oof_score(comp: Competition, prepared: Prepared, folds: Folds, cv: CVResult, *, name: str = "",
+              log=print) -> tuple[float, list[float], np.ndarray | None]:
+    """The metric over every validated row, the per-fold scores, and for multilabel the
+    per-label thresholds tuned on the out-of-fold predictions (None otherwise)."""
+    spec = comp.spec
+    rows = folds.valid_rows()
+    oof = cv.oof
+    if spec.task != "multilabel":  # the fold scores cross_validate computed stand
+        return score_rows(spec, prepared, rows, oof[rows]), list(cv.fold_scores), None
+    y = np.asarray(prepared.y)
+    thresholds = np.asarray(tune_thresholds(y[rows], oof[rows]).thresholds)
+    overall = score_rows(spec, prepared, rows, oof[rows], thresholds)
+    log(f"  {name} per-label thresholds tuned on the out-of-fold predictions "
+        f"({float(np.min(thresholds)):.2f}..{float(np.max(thresholds)):.2f}): {spec.metric.upper()} "
+        f"{score_rows(spec, prepared, rows, oof[rows]):.5f} at 0.5 -> {overall:.5f}")
+    fold_scores = [score_rows(spec, prepared, va, oof[va], thresholds) for _, va in folds.splits]
+    return overall, fold_scores, thresholds
+
+
+def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, first, log, name: str):
+    """The model refitted on every training row, LightGBM with the rounds early stopping found."""
+    extra = {}
+    best = getattr(first, "best_iteration_", None)
+    if best is not None and np.ndim(best) == 0 and "early_stopping_rounds" in resolved:
+        extra = {"n_estimators": max(1, int(best)), "early_stopping_rounds": None}
+    tf = time.perf_counter()
+    m = build_model(comp, prepared, model, resolved, seed, **extra)
+    weight = _weights_for(model, prepared, lambda *_: None)
+    m.fit(prepared.X, prepared.y, **({} if weight is None else {"sample_weight": weight}))
+    log(f"  {name} refit on all {prepared.n_rows:,} rows{' with ' + str(extra) if extra else ''} "
+        f"({time.perf_counter() - tf:.1f}s)")
+    return m
+
+
+def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_dir: str | os.PathLike, *,
+          params: dict | None = None, seed: int = 0, threads: int | None = None, refit: bool | None = None,
+          name: str | None = None, log=print) -> RunResult:
+    """Fit `model` on every fold, predict its validation rows (out of fold) and the test, and
+    write the run folder `out_dir` (replaced as a whole when the run finishes).
+
+    With one holdout fold (time-based competitions) the test predictions come from the same
+    model refitted on every training row (`refit`, default on), LightGBM with the number of
+    rounds early stopping found on the fold.
+    """
+    spec = comp.spec
+    out_dir = Path(out_dir)
+    name = name or out_dir.name
+    resolved = model_params(comp, model, params, threads=threads)
+    refit = folds.single_holdout if refit is None else refit
+    t0 = time.perf_counter()
+    cv = fit_folds(comp, prepared, folds, model, resolved, seed=seed, threads=threads, log=log, name=name,
+                   X_test=None if refit else prepared.X_test)
+    models = {f"fold_{k}": m for k, m in enumerate(cv.models)}
+    if refit:
+        models["all"] = _refit(comp, prepared, model, resolved, seed, cv.models[0], log, name)
+        test = predict(models["all"], prepared.X_test, spec.task == "multilabel")
+    else:
+        test = cv.test
+    rows = folds.valid_rows()
+    overall, fold_scores, thresholds = oof_score(comp, prepared, folds, cv, name=name, log=log)
+    result = RunResult(name, out_dir, model, rows, cv.oof[rows], test, tuple(fold_scores), overall,
+                       time.perf_counter() - t0, thresholds, resolved, cv.fold_of[rows])
+    config = {"competition": spec.name, "model": model, "params": resolved, "seed": seed,
+              "cat_features": list(prepared.cat_features), "target_transform": prepared.target_transform,
+              "folds": {"fingerprint": folds.fingerprint, "scheme": folds.scheme, "n": len(folds)},
+              "refit": refit, "train_rows": prepared.n_rows, "test_rows": len(prepared.X_test)}
+    write_run(out_dir, result, metric=spec.metric, config=config, test_ids=prepared.test_ids,
+              labels=prepared.labels, models=models)
+    return result
