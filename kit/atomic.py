@@ -26,9 +26,10 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["temp_path", "write_atomic", "write_text", "write_json", "json_default", "atomic_dir", "file_lock"]
+__all__ = ["temp_path", "write_atomic", "open_atomic", "write_text", "write_json", "json_default", "atomic_dir",
+           "file_lock"]
 
 
 def temp_path(path: str | os.PathLike) -> Path:
@@ -53,6 +54,21 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """`path` open for writing under a temporary name, renamed into place when the block ends
+    without an error and removed otherwise (for writers that stream chunk after chunk)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, mode) as fh:
+            yield fh
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

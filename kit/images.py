@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kit import progress
+from kit.atomic import write_atomic
 from kit.errors import KitError
 
 CACHE = ".kit-cache"
@@ -164,13 +165,11 @@ def load_images(paths: Sequence[str | os.PathLike], size: int, *, cache: bool = 
 
 
 def _save_atomic(arr: np.ndarray, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would add .npy to a bare name
             np.save(f, arr)
-        os.replace(tmp, target)
+
+    try:
+        write_atomic(target, save)
     except PermissionError:
         pass  # a read-only data folder: the pixels are still returned, just not cached
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -217,18 +217,7 @@ class TabularProcessor:
     def fit(self, df: Any) -> TabularProcessor:
         """Learn the columns, vocabularies, medians and scales from the training frame `df`."""
         frame = _as_frame(df, "fit's frame")
-        cats = _names(self.cat_names, "cat_names")
-        conts = _names(self.cont_names, "cont_names")
-        dates = _names(self.date_names, "date_names")
-        skip = set(_names(self.skip_names, "skip_names") or ())
-        if not isinstance(self.max_card, int) or self.max_card < 1:
-            raise KitError(f"max_card must be a positive integer, got {self.max_card!r}")
-        for a, b, x, y in (("cat_names", "cont_names", cats, conts), ("cat_names", "date_names", cats, dates),
-                           ("cont_names", "date_names", conts, dates)):
-            both = sorted(set(x or ()) & set(y or ()))
-            if both:
-                raise KitError(f"{', '.join(both)} named in both {a} and {b}; name each column once")
-
+        cats, conts, dates, skip = self._checked_names()
         schema = {c: t for c, t in frame.schema.items() if c not in skip}
         if not schema:
             raise KitError("fit's frame has no columns left to process (all are in skip_names)")
@@ -295,6 +284,23 @@ class TabularProcessor:
         self.cardinalities_ = {**{c: len(self.levels_[c]) + 1 for c in cat_cols},
                                **{f: _FLAG_CARDINALITY for f in flags}}
         return self
+
+    def _checked_names(self) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None,
+                                      tuple[str, ...] | None, set[str]]:
+        """The named cat, cont and date columns (None: infer) and the skipped ones, checked: each
+        column named in one list at most, and a positive max_card."""
+        cats = _names(self.cat_names, "cat_names")
+        conts = _names(self.cont_names, "cont_names")
+        dates = _names(self.date_names, "date_names")
+        skip = set(_names(self.skip_names, "skip_names") or ())
+        if not isinstance(self.max_card, int) or self.max_card < 1:
+            raise KitError(f"max_card must be a positive integer, got {self.max_card!r}")
+        for a, b, x, y in (("cat_names", "cont_names", cats, conts), ("cat_names", "date_names", cats, dates),
+                           ("cont_names", "date_names", conts, dates)):
+            both = sorted(set(x or ()) & set(y or ()))
+            if both:
+                raise KitError(f"{', '.join(both)} named in both {a} and {b}; name each column once")
+        return cats, conts, dates, skip
 
     def _decide(self, lf: pl.LazyFrame, expanded: dict[str, pl.DataType], part_kind: dict[str, str],
                 cats: set[str], conts: set[str]) -> dict[str, str]:

@@ -19,6 +19,23 @@ def test_help_lists_commands():
         assert cmd in r.stdout
 
 
+def test_help_imports_nothing_heavy():
+    # `kit --help` must be instant: the library's heavy dependencies load inside the commands
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "kit.cli", "--help"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0
+    loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in r.stderr.splitlines() if "|" in line}
+    assert not loaded & {"polars", "sklearn", "torch", "lightgbm", "optuna", "kaggle"}
+
+
+def test_every_command_has_its_help():
+    for cmd in ("list", "generate", "baseline", "score", "study", "download", "submit", "adversarial", "train",
+                "blend", "tune", "run"):
+        with pytest.raises(SystemExit) as done:
+            main([cmd, "--help"])
+        assert done.value.code == 0
+
+
 def test_list_shows_all_five(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

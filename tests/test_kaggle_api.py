@@ -107,7 +107,7 @@ def test_secrets_stay_out_of_repr_and_text(home, monkeypatch):
 
 
 def test_client_output_is_redacted(capsys):
-    with kaggle_api._redacted_output(("tok-secret-1",)):
+    with kaggle_api.redacted_output(("tok-secret-1",)):
         print("Authorization: Bearer tok-secret-1")
         print("sent tok-secret-1", file=sys.stderr)
     out = capsys.readouterr()

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -111,9 +112,8 @@ def extract(archive: str | os.PathLike, target: str | os.PathLike) -> list[Path]
     if not is_archive(archive):
         raise KitError(f"{archive.name} is not an archive kit can extract ({', '.join(SUFFIXES)})")
     target.mkdir(parents=True, exist_ok=True)
-    staging = target / f".extract-{archive.name}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    # a fresh name per call: two extractions into one folder never share their staging
+    staging = Path(tempfile.mkdtemp(prefix=f".extract-{archive.name}-{os.getpid()}-", dir=target))
     try:
         name = archive.name.lower()
         if name.endswith(".tar.7z"):

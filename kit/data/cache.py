@@ -3,7 +3,7 @@
 The cache lives in `<data dir>/.kit-cache/<file>.parquet`, beside a small JSON that records
 the source file's size and modification time and the spec's schema. A cache whose record
 does not match the source any more is rebuilt, so editing or re-downloading a file is
-picked up. The Parquet file is written under a temporary name and renamed, so a crash
+picked up. Both files are written atomically (`kit.atomic`), the record last, so a crash
 never leaves a cache that looks complete.
 """
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import polars as pl
+
+from kit.atomic import write_atomic, write_text
 
 CACHE = ".kit-cache"
 FORMAT = 1  # bump when the cache layout or parsing changes
@@ -45,14 +46,6 @@ def is_fresh(source: Path, schema: dict) -> bool:
 def build(source: Path, lf: pl.LazyFrame, schema: dict) -> Path:
     """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path."""
     parquet, meta = paths(source)
-    parquet.parent.mkdir(exist_ok=True)
-    tmp = parquet.with_name(f".{parquet.name}.{os.getpid()}.tmp")
-    try:
-        lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000)
-        os.replace(tmp, parquet)
-    finally:
-        tmp.unlink(missing_ok=True)
-    meta_tmp = meta.with_name(f".{meta.name}.tmp")
-    meta_tmp.write_text(json.dumps(_fingerprint(source, schema)))
-    os.replace(meta_tmp, meta)
+    write_atomic(parquet, lambda tmp: lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000))
+    write_text(meta, json.dumps(_fingerprint(source, schema)))  # last: it vouches for the Parquet file
     return parquet

@@ -4,8 +4,8 @@ The steps, each safe to interrupt:
 
 1. If `<folder>/.kit-manifest.json` says the requested files are here and their sizes and
    sha256 hashes still match, do nothing (no network, no credentials needed).
-2. Otherwise download into a staging folder `<folder>/.kit-download/`, wiped first, so a
-   partial file left by an interrupted run is never mistaken for a complete one.
+2. Otherwise download into a staging folder of the run's own, `<folder>/.kit-download-*/`,
+   after wiping those of interrupted runs, so a partial file is never mistaken for a complete one.
 3. Extract what Kaggle ships (the bundle zip, and the .7z / .tar.7z / .zip inside it)
    with `kit.data.archive.extract`, which refuses entries that would land outside.
 4. Rename the results into place, then write the manifest, last and atomically: a folder
@@ -22,12 +22,14 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kit.atomic import write_text
 from kit.data import archive
 from kit.errors import KitError
 from kit.spec import CompetitionSpec
@@ -132,9 +134,16 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
-    tmp = folder / f".{MANIFEST}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, folder / MANIFEST)
+    write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _fresh_staging(folder: Path) -> Path:
+    """A new staging folder of this run's own, after wiping what dead runs left (the caller holds
+    the folder's lock, so no live download is using one): partial files are never reused."""
+    for old in folder.glob(f"{STAGING}*"):
+        if old.is_dir() and (old.name == STAGING or old.name.startswith(f"{STAGING}-")):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING}-{os.getpid()}-", dir=folder))
 
 
 def _requested_entries(manifest: dict, wanted: tuple[str, ...] | None) -> list[str] | str:
@@ -323,9 +332,7 @@ def download(spec: CompetitionSpec, folder: str | os.PathLike, *, files: list[st
                 from kit.progress import enabled
 
                 kaggle = Kaggle(quiet=not enabled())
-            staging = folder / STAGING
-            shutil.rmtree(staging, ignore_errors=True)  # a previous run's partial files: never reused
-            staging.mkdir()
+            staging = _fresh_staging(folder)
             try:
                 sources, fetched_list, size = _fetch(spec, kaggle, staging, wanted)
                 out = staging / "out"

@@ -41,6 +41,7 @@ import polars as pl
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from kit.atomic import write_atomic
 from kit.errors import KitError
 from kit.labels import matrix_to_tags, tune_thresholds
 from kit.models._base import KitEstimator, label_target, no_weights, resolve_device
@@ -394,14 +395,7 @@ class CNNClassifier(KitEstimator, ClassifierMixin, BaseEstimator):
         data = {"format": _FORMAT, "params": params,
                 "state_dict": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
                 "mean": list(self.mean_), "std": list(self.std_), "thresholds": [float(v) for v in self.thresholds_]}
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            torch.save(data, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return write_atomic(path, lambda tmp: torch.save(data, tmp))
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str = "auto") -> CNNClassifier:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from kit import progress
+from kit.atomic import write_atomic
 
 
 @contextlib.contextmanager
@@ -199,17 +200,15 @@ class LRFind:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        path = Path(path)
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(self.lrs, self.losses)
         ax.axvline(self.suggestion, color="tab:red", linestyle="--", label=f"suggested {self.suggestion:.2g}")
         ax.set(xscale="log", xlabel="learning rate", ylabel="smoothed training loss", title="LR finder")
         ax.legend()
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        tmp.replace(path)
-        return path
+        try:
+            return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+        finally:
+            plt.close(fig)
 
 
 def lr_find(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, *, start_lr: float = 1e-7,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from kit.atomic import write_json
 from kit.errors import KitError
 from kit.spec import SIZES
 
@@ -42,10 +44,8 @@ def generate(competition, data_dir: Path, *, size: str = "small", seed: int = 0)
     twin = competition.load("twin")
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    staging = data_dir / f".staging-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
+    # a fresh name per call: two runs writing into one folder never share their staging
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=data_dir))
     try:
         twin.generate(staging, size=size, seed=seed)
         _check_written(competition.spec, staging)
@@ -57,9 +57,7 @@ def generate(competition, data_dir: Path, *, size: str = "small", seed: int = 0)
                 target.unlink()
             os.replace(entry, target)
         marker = {"competition": competition.name, "size": size, "seed": seed}
-        tmp = data_dir / (MARKER + ".tmp")
-        tmp.write_text(json.dumps(marker, indent=1) + "\n")
-        os.replace(tmp, data_dir / MARKER)
+        write_json(data_dir / MARKER, marker, indent=1)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data_dir

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from kit.atomic import open_atomic, write_atomic
 from kit.spec import FileSpec
 
 
@@ -45,18 +46,15 @@ def _by_column(df: pl.DataFrame, spec: FileSpec, header: bool) -> bytes:
 
 
 def write_csv(df: pl.DataFrame, folder: Path, spec: FileSpec) -> Path:
-    """Write `df` as `folder/spec.name`, formatted like the real file."""
+    """Write `df` as `folder/spec.name`, formatted like the real file, atomically."""
     _check_columns(df, spec)
-    path = Path(folder) / spec.name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(_to_csv(df, spec, header=True))
-    os.replace(tmp, path)
-    return path
+    data = _to_csv(df, spec, header=True)
+    return write_atomic(Path(folder) / spec.name, lambda tmp: tmp.write_bytes(data))
 
 
 class CsvWriter:
-    """Append chunks to one CSV with bounded memory (for `--size full`).
+    """Append chunks to one CSV with bounded memory (for `--size full`); the file appears whole
+    when the block ends, or not at all.
 
     >>> # with CsvWriter(folder, spec) as w:
     >>> #     for chunk in chunks: w.write(chunk)
@@ -66,8 +64,7 @@ class CsvWriter:
         self.spec = spec
         self.total = total
         self.path = Path(folder) / spec.name
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._stack = contextlib.ExitStack()
         self._fh = None
         self._header = True
         self.rows = 0
@@ -75,9 +72,8 @@ class CsvWriter:
     def __enter__(self) -> "CsvWriter":
         from kit.progress import bar
 
-        self._fh = open(self._tmp, "wb")
-        self._bar = bar(total=self.total, desc=self.spec.name, unit="rows")
-        self._bar.__enter__()
+        self._fh = self._stack.enter_context(open_atomic(self.path))
+        self._bar = self._stack.enter_context(bar(total=self.total, desc=self.spec.name, unit="rows"))
         return self
 
     def write(self, df: pl.DataFrame) -> None:
@@ -88,17 +84,10 @@ class CsvWriter:
         self._bar.update(df.height)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._bar.__exit__(exc_type, exc, tb)
-        self._fh.close()
-        if exc_type is None:
-            if self._header:  # no chunk written: still a valid file with a header
-                self._fh = open(self._tmp, "wb")
-                self._fh.write(_to_csv(pl.DataFrame(schema={c: pl.String for c in self.spec.column_names}),
-                                       self.spec, header=True))
-                self._fh.close()
-            os.replace(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+        if exc_type is None and self._header:  # no chunk written: still a valid file with a header
+            empty = pl.DataFrame(schema={c: pl.String for c in self.spec.column_names})
+            self._fh.write(_to_csv(empty, self.spec, header=True))
+        self._stack.__exit__(exc_type, exc, tb)  # the bar, then the file: renamed, or removed on an error
 
 
 def usage_split(n: int, public_fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -54,10 +54,8 @@ def comp():
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, comp) -> Path:
-    folder = tmp_path_factory.mktemp(NAME)
-    kit.synth.generate(comp, folder, size="tiny", seed=0)
-    return folder
+def data(tiny_twin) -> Path:
+    return tiny_twin(NAME)
 
 
 def _read(folder: Path, name: str) -> pl.DataFrame:

@@ -41,10 +41,8 @@ def comp():
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, comp) -> Path:
-    folder = tmp_path_factory.mktemp("porto_tiny")
-    kit.synth.generate(comp, folder, size="tiny", seed=0)
-    return folder
+def data(tiny_twin) -> Path:
+    return tiny_twin(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +52,10 @@ def tables(data):
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory, comp):
+def small(small_twin):
     # the signal is weak (Gini ~0.3 at best) and 10k tiny rows hold only ~360 positives,
     # so signal checks use "small" (100k/150k rows, a few seconds)
-    folder = tmp_path_factory.mktemp("porto_small")
-    kit.synth.generate(comp, folder, size="small", seed=0)
+    folder = small_twin(NAME)
     return {name: pl.read_csv(folder / name, infer_schema_length=None)
             for name in ("train.csv", "test.csv", "solution/solution.csv")}
 

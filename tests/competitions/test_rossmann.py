@@ -38,10 +38,8 @@ POLARS_TYPE = {"int": pl.Int64, "float": pl.Float64, "str": pl.String, "bool": p
 
 
 @pytest.fixture(scope="module")
-def twin(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("rossmann")
-    kit.synth.generate(kit.spec.get("rossmann"), folder, size="tiny", seed=0)
-    return folder
+def twin(tiny_twin):
+    return tiny_twin("rossmann")
 
 
 @pytest.fixture(scope="module")

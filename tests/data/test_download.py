@@ -104,15 +104,16 @@ def test_interrupted_run_restarts_cleanly(rossmann, tmp_path, tiny_twin, monkeyp
     assert leftovers(tmp_path) == []
     # a run killed harder (no cleanup): a partial zip and a resume marker in staging, a truncated
     # train.csv in place; none of it may be taken for complete
-    staging = tmp_path / STAGING / "fetch-0"
-    staging.mkdir(parents=True)
-    (staging / "rossmann-store-sales.zip").write_bytes(b"PK\x03\x04 half")
-    (staging / "rossmann-store-sales.zip.kaggle-partial").write_text('{"validator": "x", "size": 9}')
+    for dead in (STAGING, f"{STAGING}-999999-abc"):  # staging folders of killed runs, old and new names
+        staging = tmp_path / dead / "fetch-0"
+        staging.mkdir(parents=True)
+        (staging / "rossmann-store-sales.zip").write_bytes(b"PK\x03\x04 half")
+        (staging / "rossmann-store-sales.zip.kaggle-partial").write_text('{"validator": "x", "size": 9}')
     (tmp_path / "train.csv").write_bytes((tiny_twin("rossmann") / "train.csv").read_bytes()[:1000])
     result = download(ROSSMANN, tmp_path)
     assert result.reason.startswith("no manifest")
     assert (tmp_path / "train.csv").read_bytes() == (tiny_twin("rossmann") / "train.csv").read_bytes()
-    assert STAGING not in leftovers(tmp_path)
+    assert not [name for name in leftovers(tmp_path) if name.startswith(STAGING)]
 
 
 def test_download_one_file(rossmann, tmp_path, tiny_twin):

@@ -57,13 +57,10 @@ def porto(tiny_twin) -> Data:
 
 
 @pytest.fixture(scope="session")
-def porto_small(tmp_path_factory) -> Data:
+def porto_small(small_twin) -> Data:
     """The first 50,000 rows of the small Porto Seguro twin: 30,000 to fit, 20,000 (about 800
     positives) to score, enough for a normalized Gini that a weak model cannot reach by luck."""
-    from kit.synth import generate
-
-    folder = tmp_path_factory.mktemp("porto_seguro-small")
-    generate(get("porto_seguro"), folder, size="small", seed=0)
+    folder = small_twin("porto_seguro")
     df = read_table(get("porto_seguro").spec, "train.csv", folder).head(50_000)
     feats = [c for c in df.columns if c not in ("id", "target") and not c.startswith("ps_calc")]
     X, y = df.select(feats), df["target"].to_numpy()

@@ -1,0 +1,114 @@
+"""Commands that judge the validation itself: adversarial (train vs test) and study (which scheme)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kit.cli import options as opt
+from kit.errors import KitError
+
+
+def add_study(sub) -> None:
+    sp = sub.add_parser(
+        "study", help="which validation scheme ranks models like the test? (validation-strategy study)",
+        description="Train six deliberately different models (capacities, algorithms, feature sets), score "
+                    "each under random K-fold, time holdout, walk-forward and the most test-like rows from "
+                    "adversarial validation, and on the test (the twin's hidden answers; on real data a "
+                    "pseudo-test held out of train). Reports each scheme's Spearman and Kendall correlation "
+                    "with the test scores and its mean gap, and writes study.png/json/csv.")
+    opt.competition(sp, "a name from `kit list` (tabular competitions)")
+    opt.data_dir(sp)
+    sp.add_argument("--folds", type=int, default=3, help="folds for random K-fold and walk-forward (default 3)")
+    opt.seed(sp)
+    opt.threads(sp)
+    opt.no_adversarial(sp, "skip the adversarial-rows scheme")
+    opt.report_dir(sp, "where to write the report (default <data-dir>/../reports/<competition>)")
+    sp.set_defaults(func=cmd_study)
+
+
+def cmd_study(args) -> int:
+    from kit.study import run_study, write_report
+
+    comp, folder = opt.competition_and_folder(args)
+    report = run_study(comp.spec, folder, n_folds=args.folds, seed=args.seed, threads=args.threads,
+                       adversarial=not args.no_adversarial)
+    out = Path(args.out) if args.out else folder.parent / "reports" / comp.name
+    png, js, csv = write_report(report, out)
+    print(report.summary())
+    print(f"wrote {png}, {js.name} and {csv.name} ({report.seconds:.0f}s)")
+    return 0
+
+
+def add_adversarial(sub) -> None:
+    sp = sub.add_parser(
+        "adversarial", help="how different are train and test? (adversarial validation)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a LightGBM classifier to tell train rows from test rows (stratified K-fold) "
+                    "and report its AUC (0.5: alike, a random split is fair; above: the test differs), the "
+                    "features that separate them (gain share and a KS / total-variation drift), a loop "
+                    "that drops the top feature and refits until the AUC nears 0.5, and the train rows "
+                    "that look most like the test. Writes adversarial.png, adversarial.json and "
+                    "adversarial_test_like.parquet.",
+        epilog="examples:\n  kit adversarial rossmann\n"
+               "  kit adversarial --train a.csv --test b.csv --id id --target y --drop noisy_col\n\n"
+               "The time column of a forecasting competition (and columns computed from its date, such "
+               "as a day of week) is left out: the test is the future, so the date alone separates them.")
+    opt.competition(sp, "a name from `kit list` (or use --train/--test)", nargs="?")
+    opt.data_dir(sp)
+    sp.add_argument("--train", metavar="FILE", help="any train table (CSV or Parquet) instead of a competition")
+    sp.add_argument("--test", metavar="FILE", help="the test table to compare it with")
+    sp.add_argument("--id", metavar="COL", help="with --train/--test: the id column (left out)")
+    sp.add_argument("--target", metavar="COL", action="append", default=[],
+                    help="with --train/--test: a target column (left out); repeat for several")
+    sp.add_argument("--time-col", metavar="COL", help="with --train/--test: the date column (left out "
+                    "with the columns derived from it, unless --keep-time)")
+    sp.add_argument("--drop", metavar="COL", nargs="+", action="extend", default=[],
+                    help="more columns to leave out (write them after the competition's name)")
+    sp.add_argument("--keep-time", action="store_true",
+                    help="keep the time column and the columns derived from it as features")
+    sp.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    sp.add_argument("--max-rows", type=int, default=200_000,
+                    help="rows the classifier sees per side, a seeded sample (default 200000)")
+    sp.add_argument("--threshold", type=float, default=0.55,
+                    help="AUC at or below which train and test count as alike; the drop loop stops there "
+                         "(default 0.55)")
+    sp.add_argument("--max-steps", type=int, default=10, help="most refits of the drop loop (default 10)")
+    sp.add_argument("--top", type=int, default=10, help="features shown in the table (default 10)")
+    opt.threads(sp, "LightGBM threads (default: half the cores)", default=None)
+    opt.seed(sp, "seeds the sample, the folds and LightGBM (default 0)")
+    opt.report_dir(sp, "where to write the report (default: <data-dir>/../reports/<competition>, or reports/ "
+                       "beside the --train file)")
+    sp.set_defaults(func=cmd_adversarial)
+
+
+def cmd_adversarial(args) -> int:
+    from kit.validation import adversarial as adv
+
+    options = dict(drop=tuple(args.drop), keep_time=args.keep_time, n_folds=args.folds,
+                   max_rows=args.max_rows, threshold=args.threshold, max_drop_steps=args.max_steps,
+                   num_threads=args.threads, seed=args.seed)
+    if args.train or args.test:
+        if args.competition or not (args.train and args.test):
+            raise KitError("give a competition (`kit adversarial rossmann`) or both --train FILE and "
+                           "--test FILE, not a mix")
+        title = f"{args.train} vs {args.test}"
+        report = adv.adversarial_files(args.train, args.test, id_col=args.id, target_cols=tuple(args.target),
+                                       time_col=args.time_col, **options)
+        out = Path(args.out) if args.out else Path(args.train).parent / "reports"
+    elif args.competition:
+        comp, folder = opt.competition_and_folder(args)
+        if args.id or args.target or args.time_col:
+            raise KitError("--id, --target and --time-col are for --train/--test files; a competition's "
+                           "spec names its own")
+        title = comp.name
+        report = adv.adversarial_for(comp.spec, folder, **options)
+        out = Path(args.out) if args.out else adv.default_out_dir(folder, comp.name)
+    else:
+        raise KitError("name a competition (`kit adversarial rossmann`) or give --train FILE --test FILE")
+    files = adv.write_report(report, out)
+    print(f"adversarial validation: {title}")
+    print(report.summary(top=args.top))
+    print(f"wrote {files.png}, {files.json.name} and {files.test_like.name} "
+          "(every train row's adversarial score; test_like marks the validation rows)")
+    return 0

@@ -1,0 +1,109 @@
+"""kit.runs.cross_validate: the one fold engine, with scikit-learn's and kit's estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from kit.errors import KitError
+from kit.models import FitProgress, LightGBMClassifier, LightGBMRegressor
+from kit.runs import cross_validate
+from kit.validation.splits import KFold
+
+
+def _data(n: int = 120, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, n)
+    return X, y
+
+
+def test_oof_and_test_predictions_match_fits_by_hand():
+    X, y = _data()
+    X_test = X[:5] + 1
+    folds = list(KFold(3, random_state=0).split(X))
+    est = LinearRegression()
+    r = cross_validate(est, X, y, folds, X_test=X_test, scorer=lambda t, p, w: float(np.mean((t - p) ** 2)))
+    assert not hasattr(est, "coef_")  # the estimator given is cloned, never fitted itself
+    by_hand_test = []
+    for k, (tr, va) in enumerate(folds):
+        m = LinearRegression().fit(X[tr], y[tr])
+        np.testing.assert_allclose(r.oof[va], m.predict(X[va]))
+        assert (r.fold_of[va] == k).all()
+        assert r.fold_scores[k] == pytest.approx(np.mean((y[va] - m.predict(X[va])) ** 2))
+        by_hand_test.append(m.predict(X_test))
+    np.testing.assert_allclose(r.test, np.mean(by_hand_test, axis=0))
+    assert len(r.models) == 3 and len(r.seconds) == 3 and r.valid_rows.tolist() == list(range(len(y)))
+
+
+def test_a_splitter_or_pairs_and_rows_no_fold_validates_stay_nan():
+    X, y = _data()
+    from_splitter = cross_validate(LinearRegression(), X, y, KFold(4, random_state=1))
+    from_pairs = cross_validate(LinearRegression(), X, y, list(KFold(4, random_state=1).split(X)))
+    np.testing.assert_array_equal(from_splitter.oof, from_pairs.oof)
+    holdout = [(np.arange(0, 80), np.arange(100, 120))]
+    r = cross_validate(LinearRegression(), X, y, holdout)
+    assert np.isnan(r.oof[:100]).all() and not np.isnan(r.oof[100:]).any()
+    assert (r.fold_of[:100] == -1).all() and r.valid_rows.tolist() == list(range(100, 120))
+    with pytest.raises(KitError, match="got no folds"):
+        cross_validate(LinearRegression(), X, y, [])
+
+
+def test_classifiers_give_the_positive_class_probability():
+    X, y = _data()
+    yb = (y > 0).astype(int)
+    folds = list(KFold(3, random_state=0).split(X))
+    r = cross_validate(LogisticRegression(), X, yb, folds)
+    tr, va = folds[0]
+    p = LogisticRegression().fit(X[tr], yb[tr]).predict_proba(X[va])[:, 1]
+    np.testing.assert_allclose(r.oof[va], p)
+    ym = np.column_stack([yb, 1 - yb])
+    rm = cross_validate(LightGBMClassifier(n_estimators=5, n_jobs=1), X, ym, folds, eval_set=False)
+    assert rm.oof.shape == (len(y), 2) and ((rm.oof >= 0) & (rm.oof <= 1)).all()
+
+
+class _Recorder(RegressorMixin, BaseEstimator):
+    """Remembers the weights each fit got."""
+
+    seen: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        _Recorder.seen.append(None if sample_weight is None else np.asarray(sample_weight).copy())
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_weights_reach_fit_and_scorer_for_the_rows_of_each_fold():
+    X, y = _data(30)
+    w = np.arange(30, dtype=float)
+    folds = list(KFold(3, random_state=0).split(X))
+    _Recorder.seen = []
+    got = []
+    cross_validate(_Recorder(), X, y, folds, sample_weight=w, scorer=lambda t, p, ww: got.append(ww) or 0.0)
+    for (tr, va), fit_w, score_w in zip(folds, _Recorder.seen, got):
+        np.testing.assert_array_equal(fit_w, w[tr])
+        np.testing.assert_array_equal(score_w, w[va])
+
+
+def test_kit_models_get_the_validation_rows_and_callbacks():
+    X, y = _data(300)
+    frame = pl.DataFrame(X, schema=["a", "b", "c"])
+    folds = list(KFold(2, random_state=0).split(frame))
+    seen: dict[int, list[FitProgress]] = {0: [], 1: []}
+    r = cross_validate(LightGBMRegressor(n_estimators=30, learning_rate=0.3, early_stopping_rounds=5, n_jobs=1),
+                       frame, y, folds, callbacks=lambda k: [seen[k].append])
+    # every round of each fold reported, with the validation loss early stopping watched
+    for k in (0, 1):
+        steps = [p.step for p in seen[k]]
+        assert steps == list(range(1, len(steps) + 1)) and 1 <= len(steps) <= 30
+        assert all(p.unit == "round" and p.total == 30 and p.valid_loss is not None for p in seen[k])
+        assert r.models[k].best_iteration_ <= len(steps)
+    no_eval = cross_validate(LightGBMRegressor(n_estimators=10, n_jobs=1), frame, y, folds, eval_set=False,
+                             callbacks=lambda k: [seen[0].append])
+    assert all(m.best_iteration_ == 10 for m in no_eval.models)
