@@ -144,16 +144,15 @@ def generic_prepare(spec: CompetitionSpec, folder: Path, *, seed: int = 0) -> Pr
     """The recipe for a competition without feature code: the train and test files joined with
     their lookup tables; every column both share, except the id, is a feature; date parts of
     the time column; categories by dtype and cardinality (kit.tabular)."""
-    from kit.data.tables import read_table
-    from kit.study import _lookups
+    from kit.data.tables import join_lookups, read_table
     from kit.tabular import TabularProcessor
 
     if spec.task == "multilabel":
         raise KitError(f"{spec.name} has multilabel targets and no competitions/{spec.name}/features.py; "
                        "write one that returns kit.features.Prepared")
     target = spec.target_columns[0]
-    train = _lookups(spec, folder, read_table(spec, spec.train, folder))
-    test = _lookups(spec, folder, read_table(spec, spec.test, folder))
+    train = join_lookups(spec, folder, read_table(spec, spec.train, folder))
+    test = join_lookups(spec, folder, read_table(spec, spec.test, folder))
     if spec.time_column:
         train = train.sort(spec.time_column, maintain_order=True)
     cols = [c for c in train.columns if c in test.columns and c not in (target, spec.id_column)]

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from kit import progress
-from kit.data.tables import read_table
+from kit.atomic import write_atomic, write_json
+from kit.data.tables import join_lookups, read_table
 from kit.errors import KitError
 from kit.metrics import METRICS
 from kit.spec import CompetitionSpec
@@ -137,24 +138,6 @@ class StudyReport:
 # --------------------------------------------------------------------------- data
 
 
-def _lookups(spec: CompetitionSpec, folder: Path, frame: pl.DataFrame) -> pl.DataFrame:
-    """Join every extra table keyed by its first column when that column is a unique key in it
-    and present in `frame` (Rossmann's store.csv, Favorita's items.csv and stores.csv)."""
-    for f in spec.files:
-        if f.role != "extra" or not f.columns or not (folder / f.name).exists():
-            continue
-        key = f.columns[0].name
-        if key not in frame.columns or f.name in (spec.train, spec.test, spec.sample_submission):
-            continue
-        table = read_table(spec, f.name, folder)
-        new = [c for c in table.columns if c not in frame.columns]
-        if not new or table[key].n_unique() != table.height or table.height > frame.height:
-            continue
-        frame = frame.join(table.select(key, *new).with_columns(pl.col(key).cast(frame.schema[key])),
-                           on=key, how="left", maintain_order="left")
-    return frame
-
-
 def load(spec: CompetitionSpec, folder: str | os.PathLike, *, seed: int = 0) -> StudyData:
     """Train and test frames for the study, with the test's answers (or a pseudo-test)."""
     folder = Path(folder)
@@ -162,8 +145,8 @@ def load(spec: CompetitionSpec, folder: str | os.PathLike, *, seed: int = 0) -> 
         raise KitError(f"the validation study works on tables; {spec.name} is an image competition "
                        "(use its CNN's validation folds instead)")
     target = spec.target_columns[0]
-    train = _lookups(spec, folder, read_table(spec, spec.train, folder))
-    test = _lookups(spec, folder, read_table(spec, spec.test, folder))
+    train = join_lookups(spec, folder, read_table(spec, spec.train, folder))
+    test = join_lookups(spec, folder, read_table(spec, spec.test, folder))
     solution = folder / SOLUTION
     if solution.exists():
         answers = pl.read_csv(solution, infer_schema_length=0).select(
@@ -210,39 +193,85 @@ def _columns(data: StudyData, spec: CompetitionSpec, features: str) -> list[str]
     return cols
 
 
-def _fit_predict(cand: Candidate, spec: CompetitionSpec, data: StudyData, train_idx: np.ndarray,
-                 valid: pl.DataFrame, cols: list[str]) -> np.ndarray:
-    from kit.tabular import TabularProcessor
+class _CandidateModel(BaseEstimator):
+    """A candidate as one scikit-learn estimator: kit.tabular.TabularProcessor fitted on the
+    training rows, then the model on the processed columns; new rows are transformed by the
+    same processor at predict time (so every fold fits its own processor, as a test would).
 
-    date_names = [spec.time_column] if spec.time_column in cols else []
-    proc = TabularProcessor(date_names=date_names, normalize=cand.model in ("ridge", "nn"))
-    tr = proc.fit_transform(data.train[train_idx].select(cols))
-    va = proc.transform(valid.select(cols))
-    y = data.y_train[train_idx]
-    log = spec.metric in LOG_TARGET
-    target = np.log1p(np.clip(y, 0, None)) if log else y
-    if cand.model == "ridge":
-        from sklearn.linear_model import LogisticRegression, Ridge
+    Args:
+        model: "ridge" (Ridge, or LogisticRegression with C = 1 / alpha for binary targets) or a
+            kit model name for kit.models.make_model.
+        params: the model's hyperparameters.
+        task: the competition's task ("regression" or "binary").
+        columns: the columns of X to use.
+        date_names: the date columns among them (expanded into date parts).
+        log_target: fit on log1p(y) and predict expm1 of the model's output (clipped at 0).
+    """
 
-        Xt, Xv = tr.frame.to_numpy().astype(np.float64), va.frame.to_numpy().astype(np.float64)
-        if spec.task == "binary":
-            m = LogisticRegression(C=1.0 / cand.params.get("alpha", 1.0), max_iter=300).fit(Xt, target)
-            return m.predict_proba(Xv)[:, 1]
-        pred = Ridge(**cand.params).fit(Xt, target).predict(Xv)
-    else:
-        from kit.models import make_model
+    def __init__(self, model: str = "lgbm", params: dict | None = None, task: str = "regression",
+                 columns: tuple[str, ...] = (), date_names: tuple[str, ...] = (), log_target: bool = False) -> None:
+        self.model = model
+        self.params = params
+        self.task = task
+        self.columns = columns
+        self.date_names = date_names
+        self.log_target = log_target
 
-        m = make_model(cand.model, spec.task, cat_features=list(tr.cat_names), **cand.params)
-        m.fit(tr.frame, target)
-        if spec.task == "binary":
-            return m.predict_proba(va.frame).reshape(len(va), -1)[:, -1]
-        pred = m.predict(va.frame)
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
-    return np.clip(np.expm1(pred), 0, None) if log else pred
+    def fit(self, X: pl.DataFrame, y: np.ndarray) -> _CandidateModel:
+        from kit.tabular import TabularProcessor
+
+        params = dict(self.params or {})
+        self.processor_ = TabularProcessor(date_names=list(self.date_names),
+                                           normalize=self.model in ("ridge", "nn"))
+        tr = self.processor_.fit_transform(X.select(list(self.columns)))
+        y = np.asarray(y, np.float64)
+        target = np.log1p(np.clip(y, 0, None)) if self.log_target else y
+        if self.model == "ridge":
+            from sklearn.linear_model import LogisticRegression, Ridge
+
+            model = (LogisticRegression(C=1.0 / params.get("alpha", 1.0), max_iter=300)
+                     if self.task == "binary" else Ridge(**params))
+            self.model_ = model.fit(self._matrix(tr), target)
+        else:
+            from kit.models import make_model
+
+            self.model_ = make_model(self.model, self.task, cat_features=list(tr.cat_names), **params)
+            self.model_.fit(tr.frame, target)
+        return self
+
+    def _matrix(self, processed):
+        return processed.frame.to_numpy().astype(np.float64) if self.model == "ridge" else processed.frame
+
+    def _features(self, X: pl.DataFrame):
+        return self._matrix(self.processor_.transform(X.select(list(self.columns))))
 
 
-def _score(spec: CompetitionSpec, y: np.ndarray, pred: np.ndarray) -> float:
-    return METRICS[spec.metric](y, pred)
+class _CandidateRegressor(RegressorMixin, _CandidateModel):
+    def predict(self, X: pl.DataFrame) -> np.ndarray:
+        pred = np.asarray(self.model_.predict(self._features(X)), dtype=np.float64).reshape(-1)
+        return np.clip(np.expm1(pred), 0, None) if self.log_target else pred
+
+
+class _CandidateClassifier(ClassifierMixin, _CandidateModel):
+    def fit(self, X: pl.DataFrame, y: np.ndarray) -> _CandidateClassifier:
+        super().fit(X, y)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: pl.DataFrame) -> np.ndarray:
+        p = np.asarray(self.model_.predict_proba(self._features(X)), np.float64).reshape(len(X), -1)[:, -1]
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pl.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(np.int64)
+
+
+def _estimator(cand: Candidate, spec: CompetitionSpec, data: StudyData) -> _CandidateModel:
+    cols = _columns(data, spec, cand.features)
+    cls = _CandidateClassifier if spec.task == "binary" else _CandidateRegressor
+    return cls(model=cand.model, params=dict(cand.params), task=spec.task, columns=tuple(cols),
+               date_names=(spec.time_column,) if spec.time_column in cols else (),
+               log_target=spec.metric in LOG_TARGET)
 
 
 def schemes(spec: CompetitionSpec, data: StudyData, *, n_folds: int = 3, seed: int = 0,
@@ -263,6 +292,31 @@ def schemes(spec: CompetitionSpec, data: StudyData, *, n_folds: int = 3, seed: i
         train = np.setdiff1d(np.arange(data.train.height), valid)
         out["adversarial"] = [(train, valid)]
     return out
+
+
+def _score_candidates(spec: CompetitionSpec, data: StudyData, candidates: tuple[Candidate, ...],
+                      plans: dict[str, list]) -> tuple[dict[str, list[float]], list[float]]:
+    """Each candidate's mean fold score under each scheme, and its score on the test (one fit
+    on every training row)."""
+    from sklearn.base import clone
+
+    from kit.runs.cv import cross_validate, predict
+
+    metric = METRICS[spec.metric]
+    val_scores: dict[str, list[float]] = {name: [] for name in plans}
+    test_scores = []
+    total = len(candidates) * (1 + sum(len(v) for v in plans.values()))
+    with progress.bar(total=total, desc="study fits", unit="fit") as bar:
+        for cand in candidates:
+            estimator = _estimator(cand, spec, data)
+            for name, folds in plans.items():
+                cv = cross_validate(estimator, data.train, data.y_train, folds,
+                                    scorer=lambda t, p, w=None: metric(t, p), log=lambda _line: bar.update(1))
+                val_scores[name].append(float(np.mean(cv.fold_scores)))
+            model = clone(estimator).fit(data.train, data.y_train)
+            test_scores.append(metric(data.y_test, predict(model, data.test)))
+            bar.update(1)
+    return val_scores, test_scores
 
 
 def run_study(spec: CompetitionSpec, folder: str | os.PathLike, *, candidates: tuple[Candidate, ...] | None = None,
@@ -287,23 +341,7 @@ def run_study(spec: CompetitionSpec, folder: str | os.PathLike, *, candidates: t
         notes.append(f"adversarial AUC {report.auc_mean:.3f}; its {len(adv_rows):,} most test-like train rows "
                      "form the 'adversarial' validation set")
     plans = schemes(spec, data, n_folds=n_folds, seed=seed, adversarial_rows=adv_rows)
-    val_scores = {name: [] for name in plans}
-    test_scores = []
-    all_rows = np.arange(data.train.height)
-    total = len(candidates) * (1 + sum(len(v) for v in plans.values()))
-    with progress.bar(total=total, desc="study fits", unit="fit") as bar:
-        for cand in candidates:
-            cols = _columns(data, spec, cand.features)
-            for name, folds in plans.items():
-                fold_scores = []
-                for tr, va in folds:
-                    pred = _fit_predict(cand, spec, data, tr, data.train[va], cols)
-                    fold_scores.append(_score(spec, data.y_train[va], pred))
-                    bar.update(1)
-                val_scores[name].append(float(np.mean(fold_scores)))
-            pred = _fit_predict(cand, spec, data, all_rows, data.test, cols)
-            test_scores.append(_score(spec, data.y_test, pred))
-            bar.update(1)
+    val_scores, test_scores = _score_candidates(spec, data, candidates, plans)
     test_arr = np.array(test_scores)
     results = []
     for name, scores in val_scores.items():
@@ -322,14 +360,11 @@ def run_study(spec: CompetitionSpec, folder: str | os.PathLike, *, candidates: t
 
 def plot(report: StudyReport, path: str | os.PathLike) -> Path:
     """Validation score against test score, one panel per scheme, with the y = x line."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no backend to pick
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
     k = len(report.schemes)
-    fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 4.2), squeeze=False)
+    fig = Figure(figsize=(4.2 * k, 4.2))
+    axes = fig.subplots(1, k, squeeze=False)
     test = np.array(report.test_scores)
     for ax, s in zip(axes[0], report.schemes):
         v = np.array(s.scores)
@@ -347,27 +382,13 @@ def plot(report: StudyReport, path: str | os.PathLike) -> Path:
         ax.set_ylabel(f"{'pseudo-' if report.pseudo_test else ''}test {report.metric.upper()}")
     fig.suptitle(f"{report.competition}: does the validation score rank models like the test?")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
 
 
 def write_report(report: StudyReport, out_dir: str | os.PathLike) -> tuple[Path, Path, Path]:
     """study.png, study.json and study.csv (the score table), written atomically."""
-    import json
-
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     png = plot(report, out / "study.png")
-    js = out / "study.json"
-    tmp = out / ".study.json.tmp"
-    tmp.write_text(json.dumps(report.to_dict(), indent=1) + "\n")
-    os.replace(tmp, js)
-    csv = out / "study.csv"
-    tmp = out / ".study.csv.tmp"
-    report.table().write_csv(tmp)
-    os.replace(tmp, csv)
+    js = write_json(out / "study.json", report.to_dict(), indent=1)
+    csv = write_atomic(out / "study.csv", lambda tmp: report.table().write_csv(tmp))
     return png, js, csv

@@ -68,3 +68,32 @@ def test_pseudo_test_without_solution(tiny_twin, tmp_path):
 def test_images_refused(tiny_twin):
     with pytest.raises(KitError, match="image competition"):
         load(get("planet").spec, tiny_twin("planet"))
+
+
+def test_lookup_tables_are_joined_keeping_rows_and_order(tiny_twin):
+    from kit.data.tables import join_lookups, read_table
+
+    spec, folder = get("rossmann").spec, tiny_twin("rossmann")
+    train = read_table(spec, spec.train, folder)
+    joined = join_lookups(spec, folder, train)
+    assert joined.height == train.height and joined.select(train.columns).equals(train)
+    assert {"StoreType", "Assortment", "CompetitionDistance"} <= set(joined.columns)
+    data = load(spec, folder)
+    assert "StoreType" in data.train.columns and "StoreType" in data.test.columns
+
+
+def test_a_candidate_is_one_scikit_learn_estimator(tiny_twin):
+    from sklearn.base import clone, is_regressor
+
+    from kit.study import _estimator  # what cross_validate clones for each fold
+
+    spec = get("rossmann").spec
+    data = load(spec, tiny_twin("rossmann"))
+    est = _estimator(CANDIDATES[1], spec, data)
+    assert is_regressor(est) and clone(est).get_params() == est.get_params()
+    assert "Date" in est.date_names and est.log_target  # RMSPE: fitted on log1p(Sales)
+    model = clone(est).fit(data.train, data.y_train)
+    pred = model.predict(data.test)
+    assert pred.shape == (data.test.height,) and (pred >= 0).all()
+    assert 0.5 < np.median(pred) / np.median(data.y_train) < 2  # back on the Sales scale
+    assert not hasattr(est, "model_")  # the original stays unfitted

@@ -84,3 +84,25 @@ def read_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = 
         return scan_table(spec, name, folder, cache=cache).collect()
     except pl.exceptions.ComputeError as err:
         raise KitError(f"{Path(folder) / name} does not parse as the spec says: {str(err).splitlines()[0]}") from err
+
+
+def join_lookups(spec: CompetitionSpec, folder: str | os.PathLike, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every extra table of the competition joined on, keyed by the table's first
+    column, where that column is a unique key of the table and a column of `frame` (Rossmann's
+    store.csv, Favorita's items.csv and stores.csv). Tables that are not there, or whose key
+    repeats, are skipped; `frame` keeps its rows and their order.
+    """
+    folder = Path(folder)
+    for f in spec.files:
+        if f.role != "extra" or not f.columns or not (folder / f.name).exists():
+            continue
+        key = f.columns[0].name
+        if key not in frame.columns or f.name in (spec.train, spec.test, spec.sample_submission):
+            continue
+        table = read_table(spec, f.name, folder)
+        new = [c for c in table.columns if c not in frame.columns]
+        if not new or table[key].n_unique() != table.height or table.height > frame.height:
+            continue
+        frame = frame.join(table.select(key, *new).with_columns(pl.col(key).cast(frame.schema[key])),
+                           on=key, how="left", maintain_order="left")
+    return frame

@@ -86,7 +86,7 @@ def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int
     """A quick adversarial validation of the raw train and test files (recent train only for
     forecasting competitions, so huge files stay cheap); skipped for image competitions."""
     from kit.data.tables import scan_table
-    from kit.validation.adversarial import run_adversarial, write_report
+    from kit.validation.adversarial import AdversarialConfig, run_adversarial, write_report
 
     spec = comp.spec
     if spec.task == "multilabel":
@@ -99,9 +99,11 @@ def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int
         start = pl.lit(last) - pl.duration(days=4 * spec.horizon_days)
         train = train.filter(pl.col(spec.time_column) >= start)
     test = scan_table(spec, spec.test, folder).collect()
-    report = run_adversarial(train.collect(), test, id_col=spec.id_column, target_cols=spec.target_columns,
-                             time_col=spec.time_column, n_folds=3, max_rows=50_000, max_drop_steps=3,
-                             n_estimators=60, num_threads=threads, seed=seed)
+    # a quick look, not the full `kit adversarial`: fewer folds, rows, refits and rounds
+    config = AdversarialConfig(id_col=spec.id_column, target_cols=spec.target_columns, time_col=spec.time_column,
+                               n_folds=3, max_rows=50_000, max_drop_steps=3, n_estimators=60,
+                               num_threads=threads, seed=seed)
+    report = run_adversarial(train.collect(), test, config)
     write_report(report, runs_dir / "adversarial")
     top = ", ".join(f.name for f in report.features[:3])
     log(f"adversarial: train vs test AUC {report.auc_mean:.3f} ± {report.auc_std:.3f}; top drifters {top} "

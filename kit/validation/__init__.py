@@ -1,6 +1,15 @@
-"""Validation: splitters that mimic the test set, and adversarial validation."""
+"""Validation: splitters that mimic the test set, and adversarial validation.
 
-from kit.validation.adversarial import AdversarialReport, adversarial_for, run_adversarial
+    splits.py              KFold, StratifiedKFold, GroupKFold, MultilabelStratifiedKFold (and the
+                           time splitters re-exported), default_splitter, fold_ids
+    time_splits.py         TimeHoldout, WalkForward: validate on the future, by date ranges
+    adversarial.py         run_adversarial / AdversarialConfig: can a classifier tell train from test?
+    adversary.py           its classifier (LightGBM as a scikit-learn estimator)
+    drift.py               drift statistics (KS, total variation), encoding, columns derived from the date
+    adversarial_report.py  the report, its plot and files
+"""
+
+from kit.validation.adversarial import AdversarialConfig, AdversarialReport, adversarial_for, run_adversarial
 from kit.validation.splits import (
     GroupKFold,
     KFold,
@@ -14,6 +23,7 @@ from kit.validation.splits import (
 )
 
 __all__ = [
+    "AdversarialConfig",
     "AdversarialReport",
     "adversarial_for",
     "run_adversarial",
