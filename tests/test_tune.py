@@ -25,9 +25,11 @@ from optuna.trial import TrialState
 
 from kit.cli import main
 from kit.errors import KitError
-from kit.models import MODELS, make_model
+from kit.models import MODELS, FitProgress, make_model
 from kit.spec import get
 from kit import tune as kt
+from kit.tune.recovery import host, owner
+from kit.tune.storage import make_sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 COMP = get("bulldozers")
@@ -36,7 +38,7 @@ FAST = ["--param", "n_estimators=300", "--param", "early_stopping_rounds=300", "
 
 
 def _study(runs: Path, name: str = "bulldozers-lgbm", storage: str | None = None):
-    kt._quiet_optuna()
+    kt.quiet_optuna()
     st = kt.make_storage(storage, runs, name) if storage else optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(kt.journal_path(runs, name))))
     return optuna.load_study(study_name=name, storage=st)
@@ -82,11 +84,24 @@ def test_every_model_has_a_space_its_estimator_accepts(model):
 
 
 def test_fixed_parameters_are_not_searched():
-    study = optuna.create_study()
-    trial = study.ask()
-    params = kt.space_lgbm(kt._FixedFirst(trial, {"num_leaves": 31}))
-    assert params["num_leaves"] == 31
-    assert "num_leaves" not in trial.params and "learning_rate" in trial.params
+    # the study's sampler (PartialFixedSampler over TPE) returns the fixed value of a searched name
+    study = optuna.create_study(sampler=make_sampler(0, {"num_leaves": 31, "n_estimators": 30}))
+    for _ in range(3):
+        trial = study.ask()
+        params = kt.space_lgbm(trial)
+        assert params["num_leaves"] == 31 and trial.params["num_leaves"] == 31
+        assert "learning_rate" in trial.params and "n_estimators" not in trial.params
+    assert len({t.params["learning_rate"] for t in study.trials}) == 3  # the rest is still searched
+
+
+def test_fixed_values_the_search_cannot_hold_are_one_clear_message():
+    assert kt.check_fixed("lgbm", {"num_leaves": 31, "n_estimators": 300, "objective": "huber"}) == []
+    assert kt.check_fixed("lgbm", {"num_leaves": 1000}) == [
+        "--param num_leaves=1000 is outside the searched range [7, 255]: every trial uses it as given"]
+    with pytest.raises(KitError, match=r"draws width from \[16, 24, 32\]; fix it to one of those"):
+        kt.check_fixed("cnn", {"width": 48})
+    with pytest.raises(KitError, match="draws lr as a number"):
+        kt.check_fixed("nn", {"lr": "fast"})
 
 
 class _Trial:
@@ -102,31 +117,50 @@ class _Trial:
 
 
 def test_reporter_signs_losses_to_the_direction_and_prunes():
-    # a loss (lower is better) in a study that maximises (Gini): reported negated
+    # a network's epoch loss (lower is better) in a study that maximises (Gini): reported negated
     t = _Trial(prune_after=2)
-    r = kt._Reporter(t, maximize=True)
-    r(0, 0.9, 0.25)  # the networks' epoch callback: (epoch, train loss, valid loss)
+    r = kt.Reporter(t, maximize=True)
+    r(FitProgress(1, "epoch", 5, valid_loss=0.25, train_loss=0.9))
     assert t.reports == [(-0.25, 1)]
     with pytest.raises(optuna.TrialPruned, match="step 2"):
-        r(1, 0.8, 0.2)
-    # a LightGBM callback env: reports every REPORT_EVERY rounds, as it is when minimising
+        r(FitProgress(2, "epoch", 5, valid_loss=0.2, train_loss=0.8))
+    # LightGBM's rounds: reported every REPORT_EVERY, as they are when minimising; none without a loss
     t = _Trial(prune_after=99)
-    r = kt._Reporter(t, maximize=False)
-
-    class Env:
-        def __init__(self, it, value):
-            self.iteration = it
-            self.evaluation_result_list = [("valid", "l2", value, False)]
-
-    for it in range(25):
-        r(Env(it, 1.0 / (it + 1)))
+    r = kt.Reporter(t, maximize=False)
+    for step in range(1, 26):
+        r(FitProgress(step, "round", 25, valid_loss=1.0 / step))
+    r(FitProgress(30, "round", 30))
     assert t.reports == [(1.0 / 10, 10), (1.0 / 20, 20)]
     # a score LightGBM calls higher-is-better (auc) in a maximising study: as it is
     t = _Trial(prune_after=99)
-    kt._Reporter(t, maximize=True)._report(0.7, 10, lower_is_better=False)
+    kt.Reporter(t, maximize=True)(FitProgress(10, "round", 10, valid_loss=0.7, higher_is_better=True))
     assert t.reports == [(0.7, 10)]
     with pytest.raises(optuna.TrialPruned, match="nan"):
-        kt._Reporter(t, maximize=True)(0, 1.0, float("nan"))
+        kt.Reporter(t, maximize=True)(FitProgress(1, "epoch", 5, valid_loss=float("nan")))
+
+
+def test_a_dead_workers_trial_is_failed_and_queued_once(tmp_path):
+    """Through Optuna's public API: a trial another process left RUNNING is told FAIL and queued
+    again; a second look (another worker, or the same) neither fails nor queues it twice."""
+    kt.quiet_optuna()
+    mine = optuna.create_study(study_name="s", storage=kt.make_storage(None, tmp_path, "s"))
+    theirs = optuna.load_study(study_name="s", storage=kt.make_storage(None, tmp_path, "s"))
+    running = mine.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    # its owner: this pid, but a start time it never had, as a dead process whose pid came back
+    running.set_user_attr("worker", {"host": host(), "pid": os.getpid(), "started": 0.0})
+    alive = mine.ask()
+    alive.set_user_attr("worker", owner())
+    assert kt.fail_dead_trials(theirs) == [0]
+    assert kt.fail_dead_trials(mine) == [] and kt.fail_dead_trials(theirs) == []
+    with pytest.raises(ValueError, match="Cannot tell a FAIL trial"):  # what a worker that comes second sees
+        mine.tell(0, state=TrialState.FAIL)
+    states = {t.number: t.state for t in mine.get_trials(deepcopy=False)}
+    assert states == {0: TrialState.FAIL, 1: TrialState.RUNNING, 2: TrialState.WAITING}
+    retry = mine.trials[2]
+    assert retry.system_attrs["failed_trial"] == 0 and retry.params == mine.trials[0].params
+    # the parent of --workers names its dead child by pid: only that child's trials
+    assert kt.fail_dead_trials(mine, {os.getpid() + 1}) == []
+    assert kt.fail_dead_trials(mine, {os.getpid()}) == [1]
 
 
 # --------------------------------------------------------------------------- the journal file
@@ -175,6 +209,18 @@ def test_rerun_continues_the_study_and_train_uses_the_best(tiny_twin, tmp_path, 
     assert {k: config["params"][k] for k in best} == best
     metrics = json.loads((runs / "lgbm" / "metrics.json").read_text())
     assert metrics["oof"] == pytest.approx(s.best_value, rel=1e-9)  # same folds, same seed: same score
+
+    # --params best for several models: the library call `kit run` makes
+    lines: list[str] = []
+    explicit = {"lgbm": {"num_leaves": 7}, "rf": {"n_estimators": 10}}
+    got = kt.best_params_for(COMP, ["lgbm", "nn"], runs, params=explicit, log=lines.append)
+    assert got == {"lgbm": {**kt.best_params(COMP, "lgbm", runs), "num_leaves": 7}, "rf": {"n_estimators": 10}}
+    assert explicit == {"lgbm": {"num_leaves": 7}, "rf": {"n_estimators": 10}}  # not changed
+    assert lines[0] == "--params best: lgbm uses its study's best trial"
+    assert lines[1].startswith("--params best: nn keeps its defaults (no study 'bulldozers-nn' in ")
+    assert not kt.journal_path(runs, "bulldozers-nn").exists()  # looking leaves no empty study behind
+    assert kt.best_params_for(COMP, ["lgbm"], runs, study="other", log=lines.append) == {}
+    assert "lgbm keeps its defaults (no study 'other-lgbm'" in lines[2]
 
     capsys.readouterr()
     assert main(["run", "bulldozers", "--model", "lgbm", "--model", "nn", "--params", "best", "--param",
