@@ -47,6 +47,8 @@ BACKENDS = ("auto", "sklearn", "lightgbm")
 #: rows, max_samples=200k, 6 trees, 1 thread): scikit-learn 35.6 s, RMSE 0.302 (43k leaves per
 #: tree); LightGBM capped at 2,048 leaves 14.3 s, 0.296; 4,096: 15.4 s, 0.294; 16,384: 49 s, 0.295
 _LIGHTGBM_LEAVES = 4096
+#: trees summed per thread task at predict time (a fixed grouping keeps the sum's order, and so its bits)
+_TREES_PER_TASK = 8
 
 
 @dataclass(frozen=True)
@@ -194,9 +196,40 @@ class _Forest(TabularModel):
         X = enc.matrix()
         if self.backend_ == "lightgbm":
             return np.column_stack([b.predict(X) for b in self.boosters_])
-        if not self._classifier:
-            return self.estimator_.predict(X).reshape(len(X), -1)
-        return _positive(self.estimator_.predict_proba(X), self.estimator_.classes_, self.n_outputs_)
+        return self._sklearn_outputs(X)
+
+    def _sklearn_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The trees' mean, summed in a fixed order. scikit-learn's own threaded predict adds the
+        trees up in whatever order its threads finish, so the last bits of a prediction (and so a
+        submission's bytes) changed from one call to the next; here groups of _TREES_PER_TASK trees
+        are summed on the threads and the groups added in tree order: the same bits every time,
+        whatever the thread count."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from joblib import effective_n_jobs
+
+        trees = self.estimator_.estimators_
+        groups = [trees[i:i + _TREES_PER_TASK] for i in range(0, len(trees), _TREES_PER_TASK)]
+
+        def group_sum(group) -> np.ndarray:
+            total = None
+            for tree in group:
+                out = self._one_tree(tree, X)
+                total = out if total is None else total + out
+            return total
+
+        workers = max(1, min(effective_n_jobs(self.n_jobs), len(groups)))
+        with ThreadPoolExecutor(workers) as pool:  # tree predictions release the GIL
+            parts = list(pool.map(group_sum, groups))
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total / len(trees)
+
+    def _one_tree(self, tree, X: np.ndarray) -> np.ndarray:
+        if self._classifier:
+            return _positive(tree.predict_proba(X, check_input=False), tree.classes_, self.n_outputs_)
+        return tree.predict(X, check_input=False).reshape(len(X), -1)
 
     def _tree_outputs(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """Each tree's (n, k) prediction in turn (a loop over trees, never over rows)."""
@@ -206,10 +239,7 @@ class _Forest(TabularModel):
                                        for b in self.boosters_])
             return
         for tree in self.estimator_.estimators_:
-            if self._classifier:
-                yield _positive(tree.predict_proba(X, check_input=False), tree.classes_, self.n_outputs_)
-            else:
-                yield tree.predict(X, check_input=False).reshape(len(X), -1)
+            yield self._one_tree(tree, X)
 
     def predict_with_std(self, X: Any) -> ForestPrediction:
         """The prediction and the standard deviation of the trees' predictions (fast.ai's confidence)."""

@@ -121,3 +121,23 @@ def test_device_and_backend_choices(reg):
 def test_gpu_forest_fits(reg):
     m = ForestRegressor(n_estimators=10, device="cuda", cat_features=CATS).fit(reg.X, reg.y)
     assert m.backend_ == "lightgbm" and m.score(reg.X_valid, reg.y_valid) > 0.6
+
+
+def test_predictions_are_the_same_bits_every_call_and_thread_count():
+    # scikit-learn's threaded predict adds trees in the order its threads finish: the last bits
+    # of a submission changed between two runs of the same seed
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 6))
+    y = X[:, 0] * 3 + np.sin(X[:, 1] * 5) + rng.normal(0, 0.3, 3000)
+    m = ForestRegressor(n_estimators=40, n_jobs=2, random_state=0).fit(X, y)
+    first = m.predict(X)
+    for _ in range(5):
+        assert np.array_equal(m.predict(X), first)
+    m.estimator_.n_jobs = 1
+    m.set_params(n_jobs=1)
+    assert np.array_equal(m.predict(X), first)
+    np.testing.assert_allclose(first, m.estimator_.predict(X.astype(np.float32)), rtol=1e-12, atol=1e-12)
+    yb = (y > 0).astype(int)
+    c = ForestClassifier(n_estimators=20, n_jobs=2, random_state=0).fit(X, yb)
+    np.testing.assert_allclose(c.predict_proba(X)[:, 1], c.estimator_.predict_proba(X.astype(np.float32))[:, 1],
+                               atol=1e-12)
