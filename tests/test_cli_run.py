@@ -11,6 +11,9 @@ from kit.cli import main
 from kit.spec import get
 from kit.submission import score
 
+# end-to-end runs
+pytestmark = pytest.mark.slow
+
 FAST = ["--param", "lgbm.n_estimators=80", "--param", "lgbm.learning_rate=0.1",
         "--param", "rf.n_estimators=20", "--threads", "1"]
 

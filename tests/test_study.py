@@ -27,6 +27,7 @@ def report(tiny_twin):
     return run_study(get("rossmann").spec, tiny_twin("rossmann"), candidates=CANDIDATES, threads=1)
 
 
+@pytest.mark.slow
 def test_schemes_and_statistics(report):
     assert [s.scheme for s in report.schemes] == ["random_kfold", "time_holdout", "walk_forward", "adversarial"]
     test = np.array(report.test_scores)
@@ -38,6 +39,7 @@ def test_schemes_and_statistics(report):
     assert not report.pseudo_test
 
 
+@pytest.mark.slow
 def test_time_holdout_tracks_the_test_better_than_random_kfold(report):
     kfold, holdout = report.scheme("random_kfold"), report.scheme("time_holdout")
     # measured on the tiny twin (seed 0): Spearman 0.94 vs 0.83 with the default six models;
@@ -46,6 +48,7 @@ def test_time_holdout_tracks_the_test_better_than_random_kfold(report):
     assert kfold.mean_gap < 0 and abs(kfold.mean_gap) > 2 * abs(holdout.mean_gap)
 
 
+@pytest.mark.slow
 def test_report_files(report, tmp_path):
     png, js, csv = write_report(report, tmp_path / "out")
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -31,6 +31,9 @@ from kit import tune as kt
 from kit.tune.recovery import host, owner
 from kit.tune.storage import make_sampler
 
+# tuning subprocesses, PostgreSQL: minutes in all
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 COMP = get("bulldozers")
 # a single time-holdout fold on 5,000 rows: a trial takes about a second

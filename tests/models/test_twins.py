@@ -48,6 +48,7 @@ def test_bulldozers_rmsle(bulldozers, name):
     assert score < 0.7 * baseline, (score, baseline)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["rf", "lgbm", "nn"])
 def test_porto_seguro_gini(porto_small, name):
     d = porto_small
