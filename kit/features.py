@@ -64,6 +64,10 @@ class Prepared:
     labels: tuple[str, ...] = ()
     #: one line each, printed by `kit run`
     notes: tuple[str, ...] = field(default=())
+    #: where X holds images: table features of the same rows (and of the test rows) for the
+    #: table models (kit.models.MODELS[...].inputs == "table"), e.g. per-chip colour statistics
+    X_table: Any = None
+    X_test_table: Any = None
 
     def __post_init__(self) -> None:
         n = len(self.X)
@@ -75,12 +79,24 @@ class Prepared:
             raise KitError(f"feature code built {n} training rows but {len(self.weight)} weights")
         if self.dates is not None and len(self.dates) != n:
             raise KitError(f"feature code built {n} training rows but {len(self.dates)} dates")
+        if (self.X_table is None) != (self.X_test_table is None):
+            raise KitError("feature code gave X_table without X_test_table (or the reverse); give both")
+        if self.X_table is not None and (len(self.X_table) != n or len(self.X_test_table) != len(self.test_ids)):
+            raise KitError(f"feature code built {len(self.X_table)} table rows for {n} training rows or "
+                           f"{len(self.X_test_table)} for {len(self.test_ids)} test rows; one per row")
         if self.target_transform not in ("identity", "log1p"):
             raise KitError(f"target_transform must be 'identity' or 'log1p', got {self.target_transform!r}")
 
     @property
     def n_rows(self) -> int:
         return len(self.X)
+
+    def inputs(self, kind: str = "images") -> tuple[Any, Any]:
+        """(X, X_test) for a model that reads `kind` ("table" or "images"): the table features
+        where X holds images and the model reads tables, else X and X_test."""
+        if kind == "table" and self.X_table is not None:
+            return self.X_table, self.X_test_table
+        return self.X, self.X_test
 
     def to_target(self, pred: np.ndarray) -> np.ndarray:
         """Model-scale predictions back on the target's scale."""

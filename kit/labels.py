@@ -151,3 +151,26 @@ def tune_thresholds(y_true: Any, proba: Any, *, grid: Sequence[float] | None = N
 def _counts(t: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ((t & pred).sum(1).astype(np.float64), (~t & pred).sum(1).astype(np.float64),
             (t & ~pred).sum(1).astype(np.float64))
+
+
+def predict_labels(proba: Any, thresholds: Any, labels: Sequence[str],
+                   exclusive: Sequence[Sequence[str]] = ()) -> np.ndarray:
+    """0/1 predictions (n, k) from probabilities: each label where its probability reaches its
+    threshold, except that each `exclusive` group (labels every row carries exactly one of)
+    gets exactly one label per row, the group's most probable.
+
+    >>> p = np.array([[0.6, 0.7, 0.1], [0.2, 0.1, 0.9]])
+    >>> predict_labels(p, 0.5, ["clear", "haze", "water"], [("clear", "haze")]).tolist()
+    [[0, 1, 0], [1, 0, 1]]
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    out = (p >= np.asarray(thresholds)).astype(np.int64)
+    names = list(labels)
+    for group in exclusive:
+        cols = [names.index(g) for g in group if g in names]
+        if not cols:
+            continue
+        pick = np.asarray(cols)[np.argmax(p[:, cols], axis=1)]
+        out[:, cols] = 0
+        out[np.arange(len(p)), pick] = 1
+    return out

@@ -89,6 +89,9 @@ class SubmissionSpec:
     nonnegative: bool = False
     #: allowed labels for "tags" submissions
     labels: tuple[str, ...] = ()
+    #: groups of labels of which every row carries exactly one (Planet's four weather tags):
+    #: predicted as one choice, the group's most probable label, never by separate thresholds
+    exclusive: tuple[tuple[str, ...], ...] = ()
 
     @property
     def id_column(self) -> str:

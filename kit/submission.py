@@ -223,13 +223,13 @@ def submission_frame(spec: CompetitionSpec, folder: str | os.PathLike, prepared,
                      thresholds: np.ndarray | None = None) -> pl.DataFrame:
     """The submission for model-scale test predictions (a `kit.features.Prepared`'s test rows),
     in the sample submission's order: values on the target's scale, or tags cut at `thresholds`."""
-    from kit.labels import matrix_to_tags
+    from kit.labels import matrix_to_tags, predict_labels
 
     sub_spec = spec.submission
     id_col, value_col = sub_spec.id_column, sub_spec.value_column
     if spec.task == "multilabel":
         th = thresholds if thresholds is not None else 0.5
-        values = matrix_to_tags((np.asarray(test) >= th).astype(np.int64), prepared.labels)
+        values = matrix_to_tags(predict_labels(test, th, prepared.labels, sub_spec.exclusive), prepared.labels)
     else:
         test = np.asarray(test, np.float64)
         if spec.task == "regression":

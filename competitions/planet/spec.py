@@ -50,7 +50,7 @@ SPEC = CompetitionSpec(
     sample_submission="sample_submission_v2.csv",
     id_column="image_name",
     target_columns=("tags",),
-    submission=SubmissionSpec(columns=("image_name", "tags"), kind="tags", labels=LABELS),
+    submission=SubmissionSpec(columns=("image_name", "tags"), kind="tags", labels=LABELS, exclusive=(WEATHER,)),
     time_column=None,
     horizon_days=None,
     validation="multilabel_stratified_kfold",

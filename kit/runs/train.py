@@ -20,7 +20,7 @@ import numpy as np
 
 from kit.errors import KitError
 from kit.features import Prepared
-from kit.labels import tune_thresholds
+from kit.labels import predict_labels, tune_thresholds
 from kit.metrics import METRICS, Metric
 from kit.runs.artifacts import RunResult, write_run
 from kit.runs.cv import CVResult, cross_validate, predict
@@ -43,7 +43,8 @@ def score_rows(spec: CompetitionSpec, prepared: Prepared, rows: np.ndarray, pred
     metric = metric_of(spec)
     if spec.task == "multilabel":
         t = 0.5 if thresholds is None else thresholds
-        return metric(np.asarray(prepared.y)[rows], np.asarray(pred) >= t)
+        return metric(np.asarray(prepared.y)[rows],
+                      predict_labels(pred, t, prepared.labels, spec.submission.exclusive))
     y = prepared.y_target()[rows]
     weights = prepared.weight[rows] if prepared.weight is not None else None
     p = prepared.to_target(pred) if spec.task == "regression" else np.asarray(pred, np.float64)
@@ -92,9 +93,10 @@ def _weights_for(model: str, prepared: Prepared, log) -> np.ndarray | None:
 
 def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, resolved: dict, *,
               seed: int = 0, threads: int | None = None, callbacks: Callable[[int], Sequence] | None = None,
-              log=print, name: str | None = None, X_test=None) -> CVResult:
+              log=print, name: str | None = None, X_test: bool = False) -> CVResult:
     """`model` with `resolved` hyperparameters cross-validated on the competition's folds;
-    each fold scored by the competition's metric (at thresholds 0.5 for multilabel)."""
+    each fold scored by the competition's metric (at thresholds 0.5 for multilabel); with
+    `X_test` the fold models also predict the test rows."""
     from kit.models import MODELS
 
     spec = comp.spec
@@ -110,9 +112,10 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
         return score_rows(spec, prepared, next(valid_of), pred)
 
     score_name = spec.metric.upper() + (" at thresholds 0.5" if spec.task == "multilabel" else "")
-    return cross_validate(build_model(comp, prepared, model, resolved, seed), prepared.X, prepared.y, folds.splits,
-                          X_test, sample_weight=weight, scorer=scorer, callbacks=callbacks, log=log,
-                          name=name or model, score_name=score_name)
+    X, X_test_own = prepared.inputs(MODELS[model].inputs)
+    return cross_validate(build_model(comp, prepared, model, resolved, seed), X, prepared.y, folds.splits,
+                          X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
+                          callbacks=callbacks, log=log, name=name or model, score_name=score_name)
 
 
 def oof_score(comp: Competition, prepared: Prepared, folds: Folds, cv: CVResult, *, name: str = "",
@@ -143,7 +146,9 @@ def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, se
     tf = time.perf_counter()
     m = build_model(comp, prepared, model, resolved, seed, **extra)
     weight = _weights_for(model, prepared, lambda *_: None)
-    m.fit(prepared.X, prepared.y, **({} if weight is None else {"sample_weight": weight}))
+    from kit.models import MODELS
+
+    m.fit(prepared.inputs(MODELS[model].inputs)[0], prepared.y, **({} if weight is None else {"sample_weight": weight}))
     log(f"  {name} refit on all {prepared.n_rows:,} rows{' with ' + str(extra) if extra else ''} "
         f"({time.perf_counter() - tf:.1f}s)")
     return m
@@ -166,11 +171,13 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     refit = folds.single_holdout if refit is None else refit
     t0 = time.perf_counter()
     cv = fit_folds(comp, prepared, folds, model, resolved, seed=seed, threads=threads, log=log, name=name,
-                   X_test=None if refit else prepared.X_test)
+                   X_test=not refit)
     models = {f"fold_{k}": m for k, m in enumerate(cv.models)}
     if refit:
         models["all"] = _refit(comp, prepared, model, resolved, seed, cv.models[0], log, name)
-        test = predict(models["all"], prepared.X_test, spec.task == "multilabel")
+        from kit.models import MODELS
+
+        test = predict(models["all"], prepared.inputs(MODELS[model].inputs)[1], spec.task == "multilabel")
     else:
         test = cv.test
     rows = folds.valid_rows()
