@@ -74,6 +74,9 @@ class StudyData:
     y_test: np.ndarray
     #: True when the test is a pseudo-test held out of train (real data, no solution)
     pseudo_test: bool
+    #: the validation windows' length and gap: the real test's (kit.runs.plan_validation)
+    horizon_days: int | None = None
+    gap_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,15 +141,25 @@ class StudyReport:
 # --------------------------------------------------------------------------- data
 
 
-def load(spec: CompetitionSpec, folder: str | os.PathLike, *, seed: int = 0) -> StudyData:
-    """Train and test frames for the study, with the test's answers (or a pseudo-test)."""
+def load(spec: CompetitionSpec, folder: str | os.PathLike, *, seed: int = 0, horizon: int | None = None,
+         gap: int | None = None) -> StudyData:
+    """Train and test frames for the study, with the test's answers (or a pseudo-test).
+
+    The features are exactly the columns the real test file has (a pseudo-test cut from train
+    keeps none of train's extra columns, Rossmann's Customers say), and a pseudo-test is as long
+    as the real test and as far after its training days."""
+    from kit.runs import plan_validation
+    from kit.spec import get
+
     folder = Path(folder)
+    plan = plan_validation(get(spec.name), folder, horizon=horizon, gap=gap)
     if spec.task == "multilabel":
         raise KitError(f"the validation study works on tables; {spec.name} is an image competition "
                        "(use its CNN's validation folds instead)")
     target = spec.target_columns[0]
     train = join_lookups(spec, folder, read_table(spec, spec.train, folder))
     test = join_lookups(spec, folder, read_table(spec, spec.test, folder))
+    test_columns = set(test.columns)
     solution = folder / SOLUTION
     if solution.exists():
         answers = pl.read_csv(solution, infer_schema_length=0).select(
@@ -157,24 +170,28 @@ def load(spec: CompetitionSpec, folder: str | os.PathLike, *, seed: int = 0) -> 
         test = test.drop("_y")
         pseudo = False
     else:
-        train, test = _pseudo_test(spec, train, seed)
+        train, test = _pseudo_test(spec, train, seed, plan.horizon_days, plan.gap_days)
         y_test = test[target].cast(pl.Float64).to_numpy()
         pseudo = True
-    keep = [c for c in train.columns if c in test.columns or c == target]
+    keep = [c for c in train.columns if c in test_columns or c == target]
     train = train.select(keep)
     if spec.metric == "rmspe":  # rows with no sales do not count; they only teach the model zeros
         train = train.filter(pl.col(target) > 0)
     y_train = train[target].cast(pl.Float64).to_numpy()
     test = test.select([c for c in keep if c != target])
-    return StudyData(train=train, test=test, y_train=y_train, y_test=y_test, pseudo_test=pseudo)
+    return StudyData(train=train, test=test, y_train=y_train, y_test=y_test, pseudo_test=pseudo,
+                     horizon_days=plan.horizon_days, gap_days=plan.gap_days)
 
 
-def _pseudo_test(spec: CompetitionSpec, train: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    if spec.time_column and spec.horizon_days:
+def _pseudo_test(spec: CompetitionSpec, train: pl.DataFrame, seed: int, horizon: int | None,
+                 gap: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The last `horizon` days of train as the test, `gap` days before them left out (time-based);
+    else a seeded random fifth."""
+    if spec.time_column and horizon:
         last = train[spec.time_column].max()
-        cut = pl.lit(last).cast(pl.Date) - pl.duration(days=spec.horizon_days - 1)
+        cut = pl.lit(last).cast(pl.Date) - pl.duration(days=horizon - 1)
         day = pl.col(spec.time_column).cast(pl.Date)
-        return train.filter(day < cut), train.filter(day >= cut)
+        return train.filter(day < cut - pl.duration(days=gap)), train.filter(day >= cut)
     mask = np.random.default_rng(seed).random(train.height) < 0.2
     s = pl.Series(mask)
     return train.filter(~s), train.filter(s)
@@ -284,9 +301,10 @@ def schemes(spec: CompetitionSpec, data: StudyData, *, n_folds: int = 3, seed: i
         out["random_kfold"] = list(StratifiedKFold(n_folds, random_state=seed).split(data.train, data.y_train))
     else:
         out["random_kfold"] = list(KFold(n_folds, random_state=seed).split(data.train))
-    if spec.time_column and spec.horizon_days:
-        out["time_holdout"] = list(TimeHoldout(spec.time_column, spec.horizon_days).split(data.train))
-        out["walk_forward"] = list(WalkForward(spec.time_column, n_folds, spec.horizon_days).split(data.train))
+    horizon = data.horizon_days or spec.horizon_days
+    if spec.time_column and horizon:
+        out["time_holdout"] = list(TimeHoldout(spec.time_column, horizon, data.gap_days).split(data.train))
+        out["walk_forward"] = list(WalkForward(spec.time_column, n_folds, horizon, data.gap_days).split(data.train))
     if adversarial_rows is not None and len(adversarial_rows):
         valid = np.sort(adversarial_rows)
         train = np.setdiff1d(np.arange(data.train.height), valid)
@@ -320,12 +338,14 @@ def _score_candidates(spec: CompetitionSpec, data: StudyData, candidates: tuple[
 
 
 def run_study(spec: CompetitionSpec, folder: str | os.PathLike, *, candidates: tuple[Candidate, ...] | None = None,
-              n_folds: int = 3, seed: int = 0, threads: int = 1, adversarial: bool = True) -> StudyReport:
-    """Score every candidate under every scheme and on the test; correlate the two."""
+              n_folds: int = 3, seed: int = 0, threads: int = 1, adversarial: bool = True,
+              horizon: int | None = None, gap: int | None = None) -> StudyReport:
+    """Score every candidate under every scheme and on the test; correlate the two. Time
+    windows are as long as the test (`horizon`, `gap` override)."""
     from scipy.stats import kendalltau, spearmanr
 
     t0 = time.perf_counter()
-    data = load(spec, folder, seed=seed)
+    data = load(spec, folder, seed=seed, horizon=horizon, gap=gap)
     candidates = candidates or default_candidates(threads)
     notes: list[str] = []
     adv_rows = None

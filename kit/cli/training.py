@@ -25,6 +25,7 @@ def add_train(sub) -> None:
     opt.study(sp)
     opt.seed(sp, "random seed for folds and models (default 0)")
     opt.threads(sp)
+    opt.validation(sp)
     opt.data_dir(sp)
     opt.runs_dir(sp)
     sp.set_defaults(func=cmd_train)
@@ -37,10 +38,12 @@ def cmd_train(args) -> int:
     comp, folder = opt.competition_and_folder(args)
     runs = opt.runs_folder(folder, args.runs_dir)
     prepared = prepare(comp, folder, seed=args.seed)
-    folds = load_folds(comp, prepared, runs, seed=args.seed)
+    folds = load_folds(comp, prepared, runs, seed=args.seed, plan=opt.plan(args, comp, folder))
     out = runs / (args.name or args.model)
     print(f"{comp.name}: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows, "
           f"{len(folds)} fold(s) ({folds.scheme}); training {args.model} into {out}")
+    for note in folds.notes:
+        print(f"  {note}")
     params = opt.params(args.param)
     if args.params == "best":
         from kit.tune import best_params
@@ -49,8 +52,8 @@ def cmd_train(args) -> int:
         print(f"--params best: the best trial of the study ({len(params)} parameters)")
     r = train(comp, prepared, folds, args.model, out, params=params, seed=args.seed,
               threads=args.threads)
-    print(f"{r.name}: out-of-fold {comp.spec.metric.upper()} {r.score:.5f} "
-          f"(folds {', '.join(f'{s:.5f}' for s in r.fold_scores)}) in {r.seconds:.1f}s")
+    print(f"{r.name}: out-of-fold {comp.spec.metric.upper()} {r.score:.5f}, the mean over folds "
+          f"({', '.join(f'{s:.5f}' for s in r.fold_scores)}) in {r.seconds:.1f}s")
     print(f"wrote {out}/config.json, metrics.json, oof.parquet, test.parquet, models/")
     return 0
 
@@ -122,6 +125,7 @@ def add_tune(sub) -> None:
     opt.param(sp, "fix a hyperparameter outside the search (repeatable)")
     opt.seed(sp, "sampler and model seed (default 0)")
     opt.threads(sp, "threads per worker (default: the cores shared among the workers)", default=None)
+    opt.validation(sp)
     opt.data_dir(sp)
     opt.runs_dir(sp)
     sp.set_defaults(func=cmd_tune)
@@ -134,7 +138,8 @@ def cmd_tune(args) -> int:
     trials = args.trials if args.trials is not None else (None if args.timeout else 20)
     result = tune(comp, folder, args.model, trials=trials, timeout=args.timeout, storage=args.storage,
                   study=args.study, workers=args.workers, seed=args.seed, threads=args.threads,
-                  heartbeat=args.heartbeat, runs_dir=args.runs_dir, params=opt.params(args.param))
+                  heartbeat=args.heartbeat, runs_dir=args.runs_dir, params=opt.params(args.param),
+                  plan=opt.plan(args, comp, folder))
     print()
     print(result.table(comp.spec.metric))
     if result.best_value is not None:
@@ -166,6 +171,7 @@ def add_run(sub) -> None:
     opt.study(sp, storage_help="where the studies are for --params best (default: the journal files in RUNS/tune)",
               study_metavar="PREFIX", study_help="study names are PREFIX-MODEL (default COMPETITION-MODEL)")
     opt.output(sp, "submission path (default RUNS/submission.csv)")
+    opt.validation(sp)
     opt.data_dir(sp)
     opt.runs_dir(sp)
     sp.set_defaults(func=cmd_run)
@@ -185,7 +191,8 @@ def cmd_run(args) -> int:
                                  study=args.study, params=params, log=print)
     summary = run_all(comp, folder, size=args.size, seed=args.seed, models=args.model or None,
                       runs_dir=args.runs_dir, submission=args.output, threads=args.threads,
-                      adversarial=not args.no_adversarial, params=params)
+                      adversarial=not args.no_adversarial, params=params, horizon=args.horizon, gap=args.gap,
+                      n_folds=args.folds)
     print()
     print(summary.table())
     return 0

@@ -20,6 +20,10 @@ def add_study(sub) -> None:
     opt.competition(sp, "a name from `kit list` (tabular competitions)")
     opt.data_dir(sp)
     sp.add_argument("--folds", type=int, default=3, help="folds for random K-fold and walk-forward (default 3)")
+    sp.add_argument("--horizon", type=int, metavar="DAYS",
+                    help="days per time window and of a pseudo-test (default: the test file's own span)")
+    sp.add_argument("--gap", type=int, metavar="DAYS",
+                    help="days between training and validation (default: between the end of train and the test)")
     opt.seed(sp)
     opt.threads(sp)
     opt.no_adversarial(sp, "skip the adversarial-rows scheme")
@@ -32,7 +36,7 @@ def cmd_study(args) -> int:
 
     comp, folder = opt.competition_and_folder(args)
     report = run_study(comp.spec, folder, n_folds=args.folds, seed=args.seed, threads=args.threads,
-                       adversarial=not args.no_adversarial)
+                       adversarial=not args.no_adversarial, horizon=args.horizon, gap=args.gap)
     out = Path(args.out) if args.out else folder.parent / "reports" / comp.name
     png, js, csv = write_report(report, out)
     print(report.summary())

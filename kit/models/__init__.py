@@ -43,6 +43,9 @@ class ModelEntry:
     sample_weight: bool = True
     #: it trains with torch, whose threads a run caps to --threads
     torch: bool = False
+    #: its fit chooses something on eval_set (the round, the epoch), so a run gives it rows of
+    #: its own training part, never the rows that score it
+    stops_early: bool = True
 
     def for_task(self, task: str) -> type[TabularModel] | type[CNNClassifier]:
         if task not in TASKS:
@@ -54,7 +57,7 @@ class ModelEntry:
 
 MODELS: dict[str, ModelEntry] = {
     "rf": ModelEntry(ForestRegressor, ForestClassifier,
-                     "random forest (scikit-learn; LightGBM's rf mode on a GPU)"),
+                     "random forest (scikit-learn; LightGBM's rf mode on a GPU)", stops_early=False),
     "lgbm": ModelEntry(LightGBMRegressor, LightGBMClassifier,
                        "LightGBM gradient boosting, early stopping, native categorical splits"),
     "nn": ModelEntry(EmbeddingNetRegressor, EmbeddingNetClassifier,

@@ -73,10 +73,53 @@ def _check_same_folds(spec_name: str, paths: list[Path], results: list[RunResult
             raise KitError(f"runs {results[0].name} and {r.name} have different out-of-fold rows")
 
 
+def _fit_weights(comp: Competition, prepared: Prepared, rows: np.ndarray, preds: list[np.ndarray]) -> np.ndarray:
+    """Ensemble weights fitted on training `rows`, given each run's predictions for them."""
+    spec = comp.spec
+    if spec.task == "multilabel":
+        from sklearn.metrics import log_loss
+
+        yb = np.asarray(prepared.y)[rows]
+        return ensemble_selection(lambda p: -log_loss(yb.ravel(), np.clip(p.ravel(), 1e-6, 1 - 1e-6)),
+                                  preds, greater_is_better=True)
+    return ensemble_selection(lambda p: score_rows(spec, prepared, rows, p), preds,
+                              greater_is_better=metric_of(spec).greater_is_better)
+
+
+def _weights_out_of_sample(comp: Competition, prepared: Prepared, rows: np.ndarray, fold_of: np.ndarray,
+                           oofs: list[np.ndarray]) -> tuple[np.ndarray, list[float], np.ndarray | None]:
+    """The blend's weights on every out-of-fold row (for the test), and its score on each fold
+    with weights (and multilabel thresholds) fitted on the other folds only: the expected test
+    score, never the score of weights on the rows they were fitted on. With one fold there are
+    no other rows: that fold's score is in-sample (optimistic), said by the caller."""
+    spec = comp.spec
+    folds = np.unique(fold_of)
+    weights = _fit_weights(comp, prepared, rows, oofs)
+    y = np.asarray(prepared.y)
+    labels, exclusive = prepared.labels, spec.submission.exclusive
+    thresholds = None
+    if spec.task == "multilabel":
+        blended = sum(w * p for w, p in zip(weights, oofs))
+        thresholds = np.asarray(tune_thresholds(y[rows], blended, labels=labels, exclusive=exclusive).thresholds)
+    scores = []
+    for k in folds:
+        inside = fold_of == k
+        others = ~inside if len(folds) > 1 else inside
+        w = _fit_weights(comp, prepared, rows[others], [p[others] for p in oofs])
+        blend_k = sum(wj * p for wj, p in zip(w, oofs))
+        t = None
+        if spec.task == "multilabel":
+            t = np.asarray(tune_thresholds(y[rows[others]], blend_k[others], labels=labels,
+                                           exclusive=exclusive).thresholds)
+        scores.append(score_rows(spec, prepared, rows[inside], blend_k[inside], t))
+    return weights, scores, thresholds
+
+
 def blend_runs(comp: Competition, prepared: Prepared, runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                *, log=print) -> RunResult:
     """Blend runs made on the same folds: weights fitted on their out-of-fold predictions
     (rank averages for Gini, where only the order counts), applied to their test predictions.
+    Its score is the mean over folds of each fold scored with weights fitted on the others.
     Writes a run folder like `train` does (model "blend", weights in config.json)."""
     spec = comp.spec
     if not runs:
@@ -90,24 +133,11 @@ def blend_runs(comp: Competition, prepared: Prepared, runs: Sequence[str | os.Pa
     rank = spec.metric == "gini"
     oofs = [ranks(r.oof) if rank else r.oof for r in results]
     tests = [ranks(r.test) if rank else r.test for r in results]
-    if spec.task == "multilabel":
-        from sklearn.metrics import log_loss
-
-        yb = np.asarray(prepared.y)[rows]
-        weights = ensemble_selection(lambda p: -log_loss(yb.ravel(), np.clip(p.ravel(), 1e-6, 1 - 1e-6)),
-                                     oofs, greater_is_better=True)
-    else:
-        weights = ensemble_selection(lambda p: score_rows(spec, prepared, rows, p), oofs,
-                                     greater_is_better=metric_of(spec).greater_is_better)
+    fold_of = results[0].oof_fold
+    weights, fold_scores, thresholds = _weights_out_of_sample(comp, prepared, rows, fold_of, oofs)
     oof = sum(w * p for w, p in zip(weights, oofs))
     test = sum(w * p for w, p in zip(weights, tests))
-    fold_of = results[0].oof_fold
-    thresholds = None
-    if spec.task == "multilabel":
-        thresholds = np.asarray(tune_thresholds(np.asarray(prepared.y)[rows], oof).thresholds)
-    overall = score_rows(spec, prepared, rows, oof, thresholds)
-    fold_scores = [score_rows(spec, prepared, rows[fold_of == k], oof[fold_of == k], thresholds)
-                   for k in np.unique(fold_of)]
+    overall = float(np.mean(fold_scores))
     wmap = {r.name: float(w) for r, w in zip(results, weights)}
     out_dir = Path(out_dir)
     result = RunResult(out_dir.name, out_dir, "blend", rows, oof, test, tuple(fold_scores), overall,
@@ -117,5 +147,7 @@ def blend_runs(comp: Competition, prepared: Prepared, runs: Sequence[str | os.Pa
               "target_transform": prepared.target_transform}
     write_run(out_dir, result, metric=spec.metric, config=config, test_ids=prepared.test_ids,
               labels=prepared.labels)
-    log("  blend weights: " + ", ".join(f"{k} {v:.2f}" for k, v in wmap.items()))
+    log("  blend weights: " + ", ".join(f"{k} {v:.2f}" for k, v in wmap.items())
+        + ("; each fold scored with weights fitted on the other folds" if len(np.unique(fold_of)) > 1
+           else "; one fold: its score is the weights' own fit (optimistic)"))
     return result

@@ -90,7 +90,8 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
                    sample_weight: np.ndarray | None = None, scorer: Scorer | None = None,
                    callbacks: Callable[[int], Sequence] | None = None, eval_set: bool = True,
                    log: Callable[[str], None] | None = None, name: str = "model",
-                   score_name: str = "score") -> CVResult:
+                   score_name: str = "score",
+                   stop_split: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> CVResult:
     """Fit a clone of `estimator` on each fold's training rows; predict its validation rows.
 
     Args:
@@ -103,7 +104,11 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
             to the scorer for the validation rows).
         scorer: scores each fold's validation rows, `scorer(y_true, y_pred, weights)`.
         callbacks: `callbacks(k)` -> the fit callbacks for fold k (kit models only).
-        eval_set: give kit models the fold's validation rows as eval_set (early stopping).
+        eval_set: give kit models an eval_set (early stopping, the best epoch): the fold's
+            validation rows, or with `stop_split` rows of its own training part.
+        stop_split: `stop_split(k, train_idx)` -> (fit_idx, stop_idx): kit models fit on
+            fit_idx and choose their round or epoch on stop_idx, so the choice never sees the
+            rows that score it.
         log: gets one line per fold, naming the estimator `name` and the score `score_name`.
     """
     from sklearn.base import clone
@@ -121,16 +126,19 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
         t0 = time.perf_counter()
         model = clone(estimator)
         kwargs: dict[str, Any] = {}
-        if sample_weight is not None:
-            kwargs["sample_weight"] = sample_weight[tr]
+        fit_rows, stop_rows = tr, va
         if isinstance(model, KitEstimator):
             if eval_set:
-                kwargs["eval_set"] = (take(X, va), y[va])
+                if stop_split is not None:
+                    fit_rows, stop_rows = stop_split(k, tr)
+                kwargs["eval_set"] = (take(X, stop_rows), y[stop_rows])
                 if sample_weight is not None:
-                    kwargs["eval_sample_weight"] = sample_weight[va]
+                    kwargs["eval_sample_weight"] = sample_weight[stop_rows]
             if callbacks is not None:
                 kwargs["callbacks"] = callbacks(k)
-        model.fit(take(X, tr), y[tr], **kwargs)
+        if sample_weight is not None:
+            kwargs["sample_weight"] = sample_weight[fit_rows]
+        model.fit(take(X, fit_rows), y[fit_rows], **kwargs)
         p = predict(model, take(X, va), multilabel)
         oof[va] = p
         fold_of[va] = k

@@ -15,7 +15,7 @@ from kit.errors import KitError
 from kit.metrics import METRICS
 from kit.runs.artifacts import RunResult
 from kit.runs.blend import blend_runs
-from kit.runs.folds import load_folds
+from kit.runs.folds import load_folds, plan_validation
 from kit.runs.train import train
 from kit.spec import Competition
 
@@ -39,6 +39,9 @@ class RunSummary:
     steps: tuple[StepTime, ...]
     submission: Path
     best: str
+    #: the expected test score (the final model's mean over folds) and its lowest and highest fold
+    expected: float | None = None
+    expected_range: tuple[float, float] | None = None
     public: float | None = None
     private: float | None = None
     baseline_public: float | None = None
@@ -55,6 +58,10 @@ class RunSummary:
         lines.append(f"{'total':<22}{'':>20}{sum(s.seconds for s in self.steps):>10.1f}")
         lines.append(f"submission: {self.submission} (from {self.best}; "
                      f"{'higher' if m.greater_is_better else 'lower'} is better)")
+        if self.expected is not None:
+            lo, hi = self.expected_range
+            lines.append(f"expected test {self.metric.upper()}: {self.expected:.5f} (folds {lo:.5f}..{hi:.5f}; "
+                         "every choice scored out of sample)")
         if self.public is not None:
             lines.append(f"hidden solution: public {self.public:.5f}  private {self.private:.5f}"
                          + (f"   constant baseline: public {self.baseline_public:.5f}  "
@@ -82,7 +89,7 @@ def _ensure_data(comp: Competition, folder: Path, size: str, seed: int, log) -> 
 
 
 def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int, threads: int | None,
-                      log) -> StepTime:
+                      log, horizon: int | None = None) -> StepTime:
     """A quick adversarial validation of the raw train and test files (recent train only for
     forecasting competitions, so huge files stay cheap); skipped for image competitions."""
     from kit.data.tables import scan_table
@@ -94,9 +101,10 @@ def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int
         return StepTime("adversarial", 0.0, note="skipped: images")
     t = time.perf_counter()
     train = scan_table(spec, spec.train, folder)
-    if spec.time_column and spec.horizon_days:
+    horizon = horizon or spec.horizon_days
+    if spec.time_column and horizon:
         last = train.select(pl.col(spec.time_column).max()).collect().item()
-        start = pl.lit(last) - pl.duration(days=4 * spec.horizon_days)
+        start = pl.lit(last) - pl.duration(days=4 * horizon)
         train = train.filter(pl.col(spec.time_column) >= start)
     test = scan_table(spec, spec.test, folder).collect()
     # a quick look, not the full `kit adversarial`: fewer folds, rows, refits and rounds
@@ -127,11 +135,13 @@ def _offline_scores(comp: Competition, folder: Path, submission: Path) -> dict:
 def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small", seed: int = 0,
             models: Sequence[str] | None = None, runs_dir: str | os.PathLike | None = None,
             submission: str | os.PathLike | None = None, threads: int | None = None,
-            adversarial: bool = True, params: dict[str, dict] | None = None, log=print) -> RunSummary:
+            adversarial: bool = True, params: dict[str, dict] | None = None, horizon: int | None = None,
+            gap: int | None = None, n_folds: int | None = None, log=print) -> RunSummary:
     """Data (a twin made when the folder has none) -> adversarial check -> the competition's
     default models -> blend -> a checked submission -> its offline score where answers exist.
 
-    `params` overrides hyperparameters per model: {"lgbm": {"n_estimators": 50}}.
+    `params` overrides hyperparameters per model: {"lgbm": {"n_estimators": 50}}; `horizon`,
+    `gap` and `n_folds` override the validation plan (kit.runs.plan_validation).
     """
     from kit.features import default_models, prepare
     from kit.submission import write_submission
@@ -144,14 +154,15 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
         raise KitError(f"--param names {', '.join(unused)}, which this run does not train ({', '.join(names)})")
     steps = [s for s in [_ensure_data(comp, folder, size, seed, log)] if s is not None]
     runs_dir = Path(runs_dir) if runs_dir else folder / "runs"
+    plan = plan_validation(comp, folder, horizon=horizon, gap=gap, n_folds=n_folds)
     if adversarial:
-        steps.append(_adversarial_step(comp, folder, runs_dir, seed, threads, log))
+        steps.append(_adversarial_step(comp, folder, runs_dir, seed, threads, log, plan.horizon_days))
     t = time.perf_counter()
     prepared = prepare(comp, folder, seed=seed)
-    folds = load_folds(comp, prepared, runs_dir, seed=seed)
+    folds = load_folds(comp, prepared, runs_dir, seed=seed, plan=plan)
     log(f"features: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows; "
         f"{len(folds)} fold(s) ({folds.scheme})")
-    for note in prepared.notes:
+    for note in (*folds.notes, *prepared.notes):
         log(f"  {note}")
     steps.append(StepTime("features + folds", time.perf_counter() - t,
                           note=f"{prepared.n_rows:,} rows, {len(folds)} fold(s)"))
@@ -172,4 +183,6 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     write_submission(spec, folder, prepared, final.test, out, final.thresholds)
     steps.append(StepTime("submission", time.perf_counter() - t, note="checked like kit submit"))
     return RunSummary(competition=spec.name, metric=spec.metric, steps=tuple(steps), submission=out,
-                      best=final.name, **_offline_scores(comp, folder, out))
+                      best=final.name, expected=final.score,
+                      expected_range=(min(final.fold_scores), max(final.fold_scores)),
+                      **_offline_scores(comp, folder, out))

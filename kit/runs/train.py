@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from kit.errors import KitError
 from kit.features import Prepared
@@ -115,34 +116,80 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
     X, X_test_own = prepared.inputs(MODELS[model].inputs)
     return cross_validate(build_model(comp, prepared, model, resolved, seed), X, prepared.y, folds.splits,
                           X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
-                          callbacks=callbacks, log=log, name=name or model, score_name=score_name)
+                          callbacks=callbacks, log=log, name=name or model, score_name=score_name,
+                          stop_split=stop_split(prepared, folds, seed) if MODELS[model].stops_early else None)
+
+
+#: the share of a random fold's training rows kept aside for early stopping
+STOP_SHARE = 0.1
+
+
+def stop_split(prepared: Prepared, folds: Folds, seed: int) -> Callable[[int, np.ndarray], tuple]:
+    """Where each fold's model chooses its round or epoch: never on the rows that score it.
+
+    Time-based folds: the last days of the fold's training period, as many as its validation
+    window has (at most a third of the period); the model fits on the days before them, so the
+    choice looks at the future as the validation does. Random folds: a seeded tenth of the
+    fold's training rows.
+    """
+    days = None if prepared.dates is None or not folds.refit else (
+        prepared.dates.cast(pl.Date).cast(pl.Int32).to_numpy())
+    valid_days = None if days is None else [len(np.unique(days[va])) for _, va in folds.splits]
+
+    def split(k: int, tr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if days is not None:
+            d = np.unique(days[tr])
+            n = max(1, min(valid_days[k], len(d) // 3))
+            cut = d[-n]
+            return tr[days[tr] < cut], tr[days[tr] >= cut]
+        gen = np.random.default_rng(seed + k)
+        stop = np.zeros(len(tr), bool)
+        stop[gen.choice(len(tr), max(1, int(round(STOP_SHARE * len(tr)))), replace=False)] = True
+        return tr[~stop], tr[stop]
+
+    return split
+
+
+def nested_thresholds(y: np.ndarray, oof: np.ndarray, folds: Folds, labels, exclusive) -> list:
+    """Per fold, the thresholds tuned on the other folds' out-of-fold rows (one fold: its own,
+    which is optimistic): a fold's score never comes from thresholds fitted on its rows."""
+    out = []
+    for k, (_, va) in enumerate(folds.splits):
+        others = np.concatenate([v for j, (_, v) in enumerate(folds.splits) if j != k]) if len(folds) > 1 else va
+        out.append(np.asarray(tune_thresholds(y[others], oof[others], labels=labels, exclusive=exclusive).thresholds))
+    return out
 
 
 def oof_score(comp: Competition, prepared: Prepared, folds: Folds, cv: CVResult, *, name: str = "",
               log=print) -> tuple[float, list[float], np.ndarray | None]:
-    """The metric over every validated row, the per-fold scores, and for multilabel the
-    per-label thresholds tuned on the out-of-fold predictions (None otherwise)."""
+    """The expected test score (the mean of the fold scores), the per-fold scores, and for
+    multilabel the per-label thresholds tuned on every out-of-fold row (for the test; each
+    fold is scored with thresholds tuned on the other folds)."""
     spec = comp.spec
     rows = folds.valid_rows()
     oof = cv.oof
     if spec.task != "multilabel":  # the fold scores cross_validate computed stand
-        return score_rows(spec, prepared, rows, oof[rows]), list(cv.fold_scores), None
+        return float(np.mean(cv.fold_scores)), list(cv.fold_scores), None
     y = np.asarray(prepared.y)
-    thresholds = np.asarray(tune_thresholds(y[rows], oof[rows]).thresholds)
-    overall = score_rows(spec, prepared, rows, oof[rows], thresholds)
-    log(f"  {name} per-label thresholds tuned on the out-of-fold predictions "
-        f"({float(np.min(thresholds)):.2f}..{float(np.max(thresholds)):.2f}): {spec.metric.upper()} "
-        f"{score_rows(spec, prepared, rows, oof[rows]):.5f} at 0.5 -> {overall:.5f}")
-    fold_scores = [score_rows(spec, prepared, va, oof[va], thresholds) for _, va in folds.splits]
+    exclusive = spec.submission.exclusive
+    thresholds = np.asarray(tune_thresholds(y[rows], oof[rows], labels=prepared.labels,
+                                            exclusive=exclusive).thresholds)
+    per_fold = nested_thresholds(y, oof, folds, prepared.labels, exclusive)
+    fold_scores = [score_rows(spec, prepared, va, oof[va], t) for (_, va), t in zip(folds.splits, per_fold)]
+    overall = float(np.mean(fold_scores))
+    log(f"  {name} per-label thresholds tuned out of fold: {spec.metric.upper()} "
+        f"{float(np.mean(cv.fold_scores)):.5f} at 0.5 -> {overall:.5f} (each fold cut at thresholds tuned on "
+        f"the other folds)")
     return overall, fold_scores, thresholds
 
 
-def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, first, log, name: str):
-    """The model refitted on every training row, LightGBM with the rounds early stopping found."""
+def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, fitted, log, name: str):
+    """The model refitted on every training row, LightGBM with the mean of the rounds early
+    stopping found on the folds."""
     extra = {}
-    best = getattr(first, "best_iteration_", None)
-    if best is not None and np.ndim(best) == 0 and "early_stopping_rounds" in resolved:
-        extra = {"n_estimators": max(1, int(best)), "early_stopping_rounds": None}
+    best = [getattr(m, "best_iteration_", None) for m in fitted]
+    if all(b is not None and np.ndim(b) == 0 for b in best) and resolved.get("early_stopping_rounds"):
+        extra = {"n_estimators": max(1, int(round(float(np.mean(best))))), "early_stopping_rounds": None}
     tf = time.perf_counter()
     m = build_model(comp, prepared, model, resolved, seed, **extra)
     weight = _weights_for(model, prepared, lambda *_: None)
@@ -160,21 +207,22 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     """Fit `model` on every fold, predict its validation rows (out of fold) and the test, and
     write the run folder `out_dir` (replaced as a whole when the run finishes).
 
-    With one holdout fold (time-based competitions) the test predictions come from the same
-    model refitted on every training row (`refit`, default on), LightGBM with the number of
-    rounds early stopping found on the fold.
+    With time-based folds the test predictions come from the same model refitted on every
+    training row (`refit`, default on there), LightGBM with the mean of the rounds early
+    stopping found on the folds; otherwise they are the mean of the fold models'. The score is
+    the mean over folds (the spread in the fold scores).
     """
     spec = comp.spec
     out_dir = Path(out_dir)
     name = name or out_dir.name
     resolved = model_params(comp, model, params, threads=threads)
-    refit = folds.single_holdout if refit is None else refit
+    refit = folds.refit if refit is None else refit
     t0 = time.perf_counter()
     cv = fit_folds(comp, prepared, folds, model, resolved, seed=seed, threads=threads, log=log, name=name,
                    X_test=not refit)
     models = {f"fold_{k}": m for k, m in enumerate(cv.models)}
     if refit:
-        models["all"] = _refit(comp, prepared, model, resolved, seed, cv.models[0], log, name)
+        models["all"] = _refit(comp, prepared, model, resolved, seed, cv.models, log, name)
         from kit.models import MODELS
 
         test = predict(models["all"], prepared.inputs(MODELS[model].inputs)[1], spec.task == "multilabel")

@@ -77,15 +77,16 @@ def _counts(s) -> dict[str, int]:
 def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: int | None = 20,
          timeout: float | None = None, storage: str | None = None, study: str | None = None, workers: int = 1,
          seed: int = 0, threads: int | None = None, heartbeat: int = 30, runs_dir: str | os.PathLike | None = None,
-         params: dict | None = None, log=print) -> TuneResult:
+         params: dict | None = None, plan=None, log=print) -> TuneResult:
     """Run (or continue) the study of `model` on the competition's data in `folder`.
 
     `trials`: how many trials this call finishes (complete or pruned), shared by `workers`
     processes; None runs until `timeout` seconds. `params` fixes hyperparameters outside the
-    search (on top of the competition's defaults).
+    search (on top of the competition's defaults). `plan` is the validation plan
+    (kit.runs.plan_validation; default: from the data).
     """
     from kit.features import prepare
-    from kit.runs import load_folds
+    from kit.runs import load_folds, plan_validation
 
     folder = Path(folder)
     _check(comp, folder, model, trials, timeout, workers)
@@ -97,7 +98,7 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
                   study=study or default_study_name(comp, model), storage=storage, seed=seed,
                   threads=threads if threads is not None else max(1, (os.cpu_count() or 1) // workers),
                   heartbeat=heartbeat, fixed=fixed, deadline=None if timeout is None else t0 + timeout,
-                  workers=workers)
+                  workers=workers, plan=plan or plan_validation(comp, folder))
     s = job.open_study(comp)
     before = _counts(s)
     for note in notes:
@@ -107,7 +108,7 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
         f"{job.threads} thread(s) each")
     # the folds are computed once here, so the workers share them rather than compute them each
     prepared = prepare(comp, folder, seed=seed)
-    folds = load_folds(comp, prepared, job.runs_dir, seed=seed)
+    folds = load_folds(comp, prepared, job.runs_dir, seed=seed, plan=job.plan)
     if workers == 1:
         work(job, 0, Budget(trials), log, data=(prepared, folds))
     else:

@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kit.errors import KitError
 from kit.spec import Competition
@@ -56,6 +57,8 @@ class TuneJob:
     deadline: float | None = None
     #: worker processes of this command
     workers: int = 1
+    #: the validation windows and folds (kit.runs.plan_validation), shared with `kit train`/`run`
+    plan: Any = None
 
     def open_study(self, comp: Competition, worker: int = 0):
         """The study, as worker `worker` samples it (seed + worker)."""
@@ -115,7 +118,7 @@ def work(job: TuneJob, worker: int, budget: Budget, log, data: tuple | None = No
     s = job.open_study(comp, worker)
     if data is None:
         prepared = prepare(comp, job.data_dir, seed=job.seed)
-        data = prepared, load_folds(comp, prepared, job.runs_dir, seed=job.seed)
+        data = prepared, load_folds(comp, prepared, job.runs_dir, seed=job.seed, plan=job.plan)
     trial_data = TrialData(comp, data[0], data[1], job.model, job.seed, job.threads, dict(job.fixed))
     finished = 0
     while (job.deadline is None or time.time() < job.deadline) and budget.take():

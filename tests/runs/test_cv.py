@@ -107,3 +107,27 @@ def test_kit_models_get_the_validation_rows_and_callbacks():
     no_eval = cross_validate(LightGBMRegressor(n_estimators=10, n_jobs=1), frame, y, folds, eval_set=False,
                              callbacks=lambda k: [seen[0].append])
     assert all(m.best_iteration_ == 10 for m in no_eval.models)
+
+
+def test_stop_split_keeps_the_scored_rows_out_of_early_stopping():
+    """A fold's early stopping looks at rows of its own training part: the last days of it for
+    time folds (as many as the fold validates, at most a third), a seeded tenth otherwise."""
+    import datetime as dt
+
+    from kit.features import Prepared
+    from kit.runs import Folds, stop_split
+
+    days = np.repeat(np.arange(90), 2)
+    dates = pl.Series("Date", [dt.date(2015, 1, 1) + dt.timedelta(days=int(d)) for d in days])
+    p = Prepared(X=pl.DataFrame({"x": days}), y=days.astype(float), X_test=pl.DataFrame({"x": [1]}),
+                 test_ids=pl.Series("id", [1]), dates=dates)
+    tr, va = np.flatnonzero(days < 60), np.flatnonzero((days >= 60) & (days < 70))
+    folds = Folds(((tr, va),), "time", "x", refit=True)
+    fit, stop = stop_split(p, folds, 0)(0, tr)
+    assert sorted(set(days[stop])) == list(range(50, 60))  # the last 10 training days
+    assert set(days[fit]) == set(range(50)) and not np.intersect1d(stop, va).size
+    random = Folds(((np.arange(100), np.arange(100, 180)),), "kfold", "x", refit=False)
+    fit, stop = stop_split(p, random, 3)(0, np.arange(100))
+    assert len(stop) == 10 and len(fit) == 90 and set(stop) <= set(range(100))
+    again = stop_split(p, random, 3)(0, np.arange(100))[1]
+    np.testing.assert_array_equal(stop, again)  # seeded

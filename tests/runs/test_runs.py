@@ -12,14 +12,14 @@ import pytest
 from kit.errors import KitError
 from kit.features import Prepared
 from kit.metrics import normalized_gini, rmspe
-from kit.runs import blend_runs, ensemble_selection, load_folds, make_folds, read_folds, read_run, train
+from kit.runs import blend_runs, ensemble_selection, load_folds, make_folds, ranks, read_folds, read_run, train
 from kit.spec import get
 from kit.submission import submission_frame
 
 FAST_LGBM = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}
 
 
-def _rossmann_like(n_days: int = 120, stores: int = 6, seed: int = 0) -> Prepared:
+def _rossmann_like(n_days: int = 240, stores: int = 6, seed: int = 0) -> Prepared:
     """Daily sales of a few stores: weekday and store effects, log target, a date per row."""
     rng = np.random.default_rng(seed)
     days = np.repeat(np.arange(n_days), stores)
@@ -45,15 +45,41 @@ def _binary(n: int = 600, seed: int = 0) -> Prepared:
 
 # -- folds --------------------------------------------------------------------------------------
 
-def test_time_holdout_validates_the_last_horizon_and_trains_before_it():
-    comp = get("rossmann")  # 48-day horizon
-    p = _rossmann_like()
+def test_time_folds_are_walk_forward_windows_as_long_as_the_data_allows():
+    comp = get("rossmann")  # 48-day horizon in the spec
+    p = _rossmann_like(n_days=200)
     folds = make_folds(comp, p)
-    assert len(folds) == 1 and folds.single_holdout and folds.scheme == "time_holdout"
-    tr, va = folds.splits[0]
+    assert len(folds) == 3 and folds.refit and folds.scheme == "walk_forward (3x48 days, gap 0)"
     dates = p.dates.to_numpy()
-    assert dates[va].min() == np.datetime64(dt.date(2015, 1, 1) + dt.timedelta(days=120 - 48))
-    assert len(va) == 48 * 6 and dates[tr].max() < dates[va].min()
+    start = np.datetime64(dt.date(2015, 1, 1) + dt.timedelta(days=200 - 3 * 48))
+    for k, (tr, va) in enumerate(folds.splits):
+        assert dates[va].min() == start + np.timedelta64(48 * k, "D")
+        assert len(va) == 48 * 6 and dates[tr].max() < dates[va].min()
+    # 120 days hold two 48-day windows after some training days, not three: said in the notes
+    short = make_folds(comp, _rossmann_like(n_days=120))
+    assert len(short) == 2 and "2 window(s) of 48 days (asked for 3 of 48)" in short.notes[0]
+    # too short for even one 48-day window: one window of half the data
+    tiny = make_folds(comp, _rossmann_like(n_days=40))
+    assert len(tiny) == 1 and tiny.scheme == "time_holdout (1x20 days, gap 0)"
+
+
+def test_the_plan_follows_the_test_files_dates(tiny_twin):
+    from kit.runs import ValidationPlan, plan_validation
+
+    comp = get("rossmann")
+    plan = plan_validation(comp, tiny_twin("rossmann"))
+    assert (plan.horizon_days, plan.gap_days) == (48, 0) and "the test spans 48 days" in plan.notes[0]
+    over = plan_validation(comp, tiny_twin("rossmann"), horizon=20, gap=3, n_folds=2)
+    assert (over.horizon_days, over.gap_days, over.n_folds) == (20, 3, 2)
+    with pytest.raises(KitError, match="--gap must be at least 0, got -1"):
+        plan_validation(comp, tiny_twin("rossmann"), gap=-1)
+    folds = make_folds(comp, _rossmann_like(n_days=200), plan=ValidationPlan(20, 3, 2))
+    dates = _rossmann_like(n_days=200).dates.to_numpy()
+    assert len(folds) == 2
+    for tr, va in folds.splits:  # 20-day windows, 3 days left out before each
+        assert (dates[va].max() - dates[va].min()).astype(int) == 19
+        assert (dates[va].min() - dates[tr].max()).astype(int) == 4
+    assert plan_validation(get("porto_seguro"), tiny_twin("porto_seguro")).horizon_days is None
 
 
 def test_folds_are_saved_once_and_recomputed_when_the_data_changes(tmp_path):
@@ -101,11 +127,14 @@ def test_train_writes_a_run_folder_whose_scores_match_its_predictions(tmp_path):
     for f in ("config.json", "metrics.json", "oof.parquet", "test.parquet", "models/fold_0.pkl", "models/all.pkl"):
         assert (tmp_path / "lgbm" / f).exists(), f
     oof = pl.read_parquet(tmp_path / "lgbm" / "oof.parquet")
-    np.testing.assert_array_equal(oof["row"].to_numpy(), folds.splits[0][1])
-    # the recorded score is RMSPE on the sales scale of the stored log predictions
-    want = rmspe(np.expm1(p.y[oof["row"].to_numpy()]), np.expm1(oof["pred"].to_numpy()))
+    np.testing.assert_array_equal(oof["row"].to_numpy(), folds.valid_rows())
+    # the recorded score is the mean over windows of RMSPE on the sales scale of the stored log
+    # predictions, each window scored on its own rows
+    want = [rmspe(np.expm1(p.y[va]), np.expm1(oof.filter(pl.col("fold") == k)["pred"].to_numpy()))
+            for k, (_, va) in enumerate(folds.splits)]
     metrics = json.loads((tmp_path / "lgbm" / "metrics.json").read_text())
-    assert metrics["oof"] == pytest.approx(want) == pytest.approx(r.score)
+    assert metrics["folds"] == pytest.approx(want)
+    assert metrics["oof"] == pytest.approx(np.mean(want)) == pytest.approx(r.score)
     assert r.score < 0.1  # store x weekday explains the sales up to 5% noise
     config = json.loads((tmp_path / "lgbm" / "config.json").read_text())
     assert config["refit"] is True and config["params"]["num_leaves"] == 15
@@ -125,7 +154,9 @@ def test_same_seed_same_run_files(tmp_path):
     assert (tmp_path / "a" / "oof.parquet").read_bytes() == (tmp_path / "b" / "oof.parquet").read_bytes()
     # k-fold: test predictions are the mean of the fold models
     assert not json.loads((tmp_path / "a" / "config.json").read_text())["refit"]
-    assert a.score == pytest.approx(normalized_gini(p.y, a.oof))
+    # the score: the mean of each fold's Gini on its own rows
+    per_fold = [normalized_gini(p.y[a.oof_rows[a.oof_fold == k]], a.oof[a.oof_fold == k]) for k in range(len(folds))]
+    assert a.fold_scores == pytest.approx(per_fold) and a.score == pytest.approx(np.mean(per_fold))
 
 
 def test_a_rerun_replaces_the_run_folder_whole(tmp_path):
@@ -182,6 +213,17 @@ def test_blend_beats_its_parts_and_rank_averages_for_gini(tmp_path):
     assert 0 <= b.test.min() and b.test.max() <= 1
     back = read_run(tmp_path / "blend")
     np.testing.assert_allclose(back.oof, b.oof)
+    # its score: each fold blended with weights fitted on the other folds only, then averaged
+    rows, fold = ra.oof_rows, ra.oof_fold
+    preds = [ranks(ra.oof), ranks(rr.oof)]
+    by_hand = []
+    for k in range(len(folds)):
+        out = fold != k
+        w = ensemble_selection(lambda q: normalized_gini(p.y[rows[out]], q), [q[out] for q in preds],
+                               greater_is_better=True)
+        blend_k = w[0] * preds[0] + w[1] * preds[1]
+        by_hand.append(normalized_gini(p.y[rows[~out]], blend_k[~out]))
+    assert b.fold_scores == pytest.approx(by_hand) and b.score == pytest.approx(np.mean(by_hand))
 
 
 def test_blend_refuses_runs_on_other_folds(tmp_path):
