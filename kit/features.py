@@ -140,12 +140,11 @@ def default_models(comp: Competition) -> dict[str, dict]:
 
 def prepare(comp: Competition, folder: str | os.PathLike, *, seed: int = 0) -> Prepared:
     """The competition's Prepared data from `folder` (its features.py, or the generic recipe)."""
+    from kit.data.schema import require
+
     folder = Path(folder)
     spec = comp.spec
-    missing = [name for name in (spec.train, spec.test) if not (folder / name).exists()]
-    if missing:
-        raise KitError(f"{folder} lacks {', '.join(missing)}; run `kit generate {spec.name}` for the twin "
-                       f"or `kit download {spec.name}` for the real data")
+    require(spec, folder)  # every required file, the sample submission too, before any work
     mod = features_module(comp)
     if mod is not None and hasattr(mod, "prepare"):
         out = mod.prepare(spec, folder, seed=seed)

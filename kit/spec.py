@@ -34,7 +34,8 @@ class Column:
     """One column of a shipped CSV file."""
 
     name: str
-    #: the type polars infers from the real file (before date parsing)
+    #: the type kit reads the column as (dates parsed later); numbers in any lossless spelling
+    #: (an int column may hold 31000.0, a float column 12)
     type: ColumnType = "str"
 
 

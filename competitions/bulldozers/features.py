@@ -145,7 +145,8 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prep
         X=X.frame, y=log_target(frames.train[target]), X_test=X_test.frame, test_ids=frames.test[spec.id_column],
         cat_features=X.cat_names, target_transform="log1p", dates=frames.train[spec.time_column],
         notes=(f"{X.frame.width} features ({len(X.cat_names)} categorical) from {spec.train}"
-               + (" and Machine_Appendix.csv" if has_appendix else ""),
+               + (" and Machine_Appendix.csv" if has_appendix else
+                  "; Machine_Appendix.csv (optional) is absent: no MfgYear or size columns"),
                f"{unknown:,} of {frames.train.height:,} training sales have no usable YearMade"),
     )
 

@@ -31,8 +31,9 @@ _SALE_COLUMNS = (
 
 #: Valid.csv and Test.csv: no price
 FEATURE_COLUMNS = (Column("SalesID", "int"), *_SALE_COLUMNS, *_MACHINE_COLUMNS)
-#: Train.csv and TrainAndValid.csv: the price (whole dollars) second
-TRAIN_COLUMNS = (Column("SalesID", "int"), Column("SalePrice", "int"), *_SALE_COLUMNS, *_MACHINE_COLUMNS)
+#: Train.csv and TrainAndValid.csv: the price second; whole dollars in Train.csv, but a float as
+#: the target (ValidSolution.csv spells prices 31000.0, one 46173.199999999997)
+TRAIN_COLUMNS = (Column("SalesID", "int"), Column("SalePrice", "float"), *_SALE_COLUMNS, *_MACHINE_COLUMNS)
 
 APPENDIX_COLUMNS = (
     Column("MachineID", "int"), Column("ModelID", "int"), Column("fiModelDesc"), Column("fiBaseModel"),
@@ -56,14 +57,14 @@ SPEC = CompetitionSpec(
                  date_formats=_DATES, real_rows=401_125,
                  description="auction sales 1989-01-17..2011-12-30 with SalePrice"),
         FileSpec("Valid.csv", "extra", FEATURE_COLUMNS, line_terminator=CRLF, date_formats=_DATES,
-                 real_rows=11_573,
+                 real_rows=11_573, required=False,
                  description="sales 2012-01-01..2012-04-28 without price (the public leaderboard set)"),
         FileSpec("ValidSolution.csv", "extra",
                  (Column("SalesID", "int"), Column("SalePrice", "float"), Column("Usage")),
-                 line_terminator=CRLF, real_rows=11_573,
+                 line_terminator=CRLF, real_rows=11_573, required=False,
                  description="prices of Valid.csv, Usage PublicTest/PrivateTest"),
         FileSpec("TrainAndValid.csv", "extra", TRAIN_COLUMNS, line_terminator=CRLF, date_formats=_DATES,
-                 real_rows=412_698, description="Train.csv then Valid.csv with prices"),
+                 real_rows=412_698, required=False, description="Train.csv then Valid.csv with prices"),
         FileSpec("Test.csv", "test", FEATURE_COLUMNS, line_terminator=CRLF, date_formats=_DATES,
                  real_rows=12_457, description="sales 2012-05-01..2012-11-16 to price"),
         FileSpec("random_forest_benchmark_test.csv", "sample_submission", _PRICE, line_terminator=CRLF,
@@ -71,7 +72,7 @@ SPEC = CompetitionSpec(
         FileSpec("median_benchmark.csv", "extra", _PRICE, line_terminator=CRLF, real_rows=11_573,
                  required=False, description="constant median price (24000.0) for the Valid.csv ids"),
         FileSpec("Machine_Appendix.csv", "extra", APPENDIX_COLUMNS, line_terminator=CRLF,
-                 real_rows=341_027,
+                 real_rows=341_027, required=False,
                  description="one row per MachineID: model, manufacturer, MfgYear, size range"),
         FileSpec("Data Dictionary.xlsx", "extra", required=False,
                  description="column descriptions (documentation)"),

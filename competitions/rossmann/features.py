@@ -255,7 +255,8 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prep
         X=X.frame, y=log_target(kept["Sales"]), X_test=X_test.frame, test_ids=frames.test["Id"],
         cat_features=X.cat_names, target_transform="log1p", dates=kept["Date"], finish=finish,
         notes=(f"{X.frame.width} features ({len(X.cat_names)} categorical); store.csv joined"
-               + (f", also {', '.join(used)}" if used else ""),
+               + (f", also {', '.join(used)}" if used else
+                  "; store_states.csv (optional, external) is absent: no State feature"),
                f"{dropped:,} closed or zero-sales days left out of training; "
                f"{int(closed.sum()):,} closed test days will be predicted 0"),
     )

@@ -13,7 +13,7 @@ TRAIN = FileSpec(
         Column("Store", "int"),
         Column("DayOfWeek", "int"),  # 1 = Monday ... 7 = Sunday
         Column("Date", "date"),
-        Column("Sales", "int"),
+        Column("Sales", "float"),  # whole euros, read as a float: the target
         Column("Customers", "int"),
         Column("Open", "int"),
         Column("Promo", "int"),
@@ -82,7 +82,7 @@ STORE = FileSpec(
 SAMPLE_SUBMISSION = FileSpec(
     name="sample_submission.csv",
     role="sample_submission",
-    columns=(Column("Id", "int"), Column("Sales", "int")),
+    columns=(Column("Id", "int"), Column("Sales", "float")),
     archive=_ARCHIVE,
     line_terminator="\r\n",
     quote_style="non_numeric",

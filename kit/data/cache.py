@@ -18,7 +18,7 @@ import polars as pl
 from kit.atomic import write_atomic, write_text
 
 CACHE = ".kit-cache"
-FORMAT = 1  # bump when the cache layout or parsing changes
+FORMAT = 2  # bump when the cache layout or parsing changes
 
 
 def _fingerprint(source: Path, schema: dict) -> dict:

@@ -7,6 +7,7 @@ sees in one go what is missing or different rather than one file per run.
 from __future__ import annotations
 
 import csv
+import shlex
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,3 +113,24 @@ def verify(spec: CompetitionSpec, folder: str | os.PathLike, *, names: tuple[str
         f"{folder} does not match what {spec.name} ships ({n} problem{'s' if n > 1 else ''}): {listed}. "
         f"Download it again with `kit download {spec.name} --force` (or make the twin with "
         f"`kit generate {spec.name}`); if Kaggle changed its files, update competitions/{spec.name}/spec.py")
+
+
+def _download_command(spec: CompetitionSpec, name: str) -> str:
+    return f"`kit download {spec.name} --file {shlex.quote(name)}`"
+
+
+def require(spec: CompetitionSpec, folder: str | os.PathLike) -> None:
+    """Raise one KitError naming every required file missing from `folder`, each with the
+    `kit download` command that fetches it; optional files (FileSpec.required=False) may be absent.
+
+    Cheap (existence only), so commands call it before any work starts.
+    """
+    folder = Path(folder)
+    missing = [f.name for f in spec.files if f.required and not (folder / f.name).exists()]
+    if not missing:
+        return
+    listed = ", ".join(f"{name} ({_download_command(spec, name)})" for name in missing)
+    n = len(missing)
+    raise KitError(
+        f"{spec.name} cannot start: {folder} lacks {n} required file{'s' if n > 1 else ''}: {listed}; "
+        f"add `--data-dir {folder}` to each, or run `kit generate {spec.name}` in an empty folder for the twin")

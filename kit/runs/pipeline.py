@@ -153,6 +153,9 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     if unused:
         raise KitError(f"--param names {', '.join(unused)}, which this run does not train ({', '.join(names)})")
     steps = [s for s in [_ensure_data(comp, folder, size, seed, log)] if s is not None]
+    from kit.data.schema import require
+
+    require(spec, folder)  # every required file there before minutes of work
     runs_dir = Path(runs_dir) if runs_dir else folder / "runs"
     plan = plan_validation(comp, folder, horizon=horizon, gap=gap, n_folds=n_folds)
     if adversarial:

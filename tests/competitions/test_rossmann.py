@@ -67,7 +67,11 @@ def test_every_line_is_formatted_like_the_real_files(twin):
 def test_polars_infers_the_declared_types(tables):
     for name in HEADERS:
         file = SPEC.file(name)
-        assert dict(tables[name].schema) == {c.name: POLARS_TYPE[c.type] for c in file.columns}, name
+        # a float column may be spelled in whole numbers (Sales, the target): kit reads it as float
+        got = dict(tables[name].schema)
+        assert list(got) == list(file.column_names), name
+        for c in file.columns:
+            assert got[c.name] in ((pl.Int64, pl.Float64) if c.type == "float" else (POLARS_TYPE[c.type],)), name
 
 
 def test_read_table_parses_dates(twin):

@@ -68,3 +68,28 @@ def test_bad_csv_is_a_clear_error_and_no_cache_left(rossmann):
 def test_missing_file_says_how_to_get_it(tmp_path):
     with pytest.raises(KitError, match=r"train.csv is missing; make the twin with `kit generate rossmann"):
         read_table(get("rossmann").spec, "train.csv", tmp_path)
+
+
+def test_cache_reads_numbers_in_any_lossless_spelling(rossmann):
+    # 570.0 in an integer column, as Kaggle's ValidSolution.csv spells prices; padded; 1e3
+    spec = get("rossmann").spec
+    lines = (rossmann / "store.csv").read_bytes().split(b"\r\n")
+    store, kind, assortment, _distance, rest = lines[1].split(b",", 4)
+    lines[1] = b",".join([b" " + store + b".0 ", kind, assortment, b"1e3", rest])
+    (rossmann / "store.csv").write_bytes(b"\r\n".join(lines))
+    direct = read_table(spec, "store.csv", rossmann, cache=False)
+    cached = read_table(spec, "store.csv", rossmann)
+    assert cached.equals(direct) and cached.schema["Store"] == pl.Int64
+    assert cached.row(0)[0] == int(store) and cached["CompetitionDistance"][0] == 1000
+    assert pq.is_fresh(rossmann / "store.csv", {"columns": [[c.name, c.type] for c in spec.file("store.csv").columns],
+                                                "dates": []})
+
+
+def test_a_value_an_integer_cannot_hold_names_its_line(rossmann):
+    spec = get("rossmann").spec
+    lines = (rossmann / "store.csv").read_bytes().split(b"\r\n")
+    lines[3] = b"46173.2" + lines[3][lines[3].index(b","):]
+    (rossmann / "store.csv").write_bytes(b"\r\n".join(lines))
+    with pytest.raises(KitError, match=r"store.csv line 4: column Store holds '46173.2', which is not a whole number"):
+        read_table(spec, "store.csv", rossmann)
+    assert not pq.paths(rossmann / "store.csv")[0].exists()

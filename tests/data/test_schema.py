@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from kit.data.schema import check, read_header, verify
+from kit.data.schema import check, read_header, require, verify
 from kit.errors import KitError
 from kit.spec import get, registry
 
@@ -87,3 +87,18 @@ def test_image_folders_must_hold_images(tiny_twin, tmp_path):
     (tmp_path / "test-jpg").write_text("not a folder")
     problems = {p.file: p.kind for p in check(spec, tmp_path)}
     assert problems == {"train-jpg": "empty", "test-jpg": "not_a_folder", "test-jpg-additional": "missing"}
+
+
+def test_require_asks_only_for_required_files_each_with_its_download(tiny_twin, tmp_path):
+    spec = get("bulldozers").spec
+    folder = tmp_path / "b"
+    shutil.copytree(tiny_twin("bulldozers"), folder)
+    for optional in ("Valid.csv", "ValidSolution.csv", "TrainAndValid.csv", "Machine_Appendix.csv"):
+        (folder / optional).unlink()
+    require(spec, folder)  # optional files may be absent
+    (folder / "random_forest_benchmark_test.csv").unlink()
+    (folder / "Test.csv").unlink()
+    with pytest.raises(KitError, match=r"^bulldozers cannot start: .* lacks 2 required files: Test.csv \(`kit download "
+                                       r"bulldozers --file Test.csv`\), random_forest_benchmark_test.csv \(`kit "
+                                       r"download bulldozers --file random_forest_benchmark_test.csv`\); add"):
+        require(spec, folder)
