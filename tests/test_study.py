@@ -4,6 +4,7 @@ random K-fold is optimistic."""
 import json
 
 import numpy as np
+import polars as pl
 import pytest
 from scipy.stats import kendalltau, spearmanr
 
@@ -66,6 +67,26 @@ def test_pseudo_test_without_solution(tiny_twin, tmp_path):
     last = data.train["Date"].max()
     assert (data.test["Date"].min() - last).days == 1
     assert (data.test["Date"].max() - data.test["Date"].min()).days == 47  # the 48-day horizon
+    # only what the real test has: Customers (known only after the day) would leak the answer
+    assert "Customers" not in data.train.columns and "Customers" not in data.test.columns
+    assert set(data.test.columns) <= set(pl.read_csv(src / "test.csv", n_rows=1, infer_schema_length=0).columns) | {"StoreType", "Assortment",
+        "CompetitionDistance", "CompetitionOpenSinceMonth", "CompetitionOpenSinceYear", "Promo2", "Promo2SinceWeek",
+        "Promo2SinceYear", "PromoInterval"}
+
+
+def test_pseudo_test_is_as_long_as_the_real_test(tiny_twin, tmp_path):
+    import datetime as dt
+
+    src = tiny_twin("rossmann")
+    for name in ("train.csv", "store.csv"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    test = pl.read_csv(src / "test.csv", infer_schema_length=0)
+    first = test["Date"].str.to_date().min()
+    short = test.filter(pl.col("Date").str.to_date() < first + dt.timedelta(days=20))
+    short.write_csv(tmp_path / "test.csv")
+    data = load(get("rossmann").spec, tmp_path)
+    assert data.pseudo_test and data.horizon_days == 20
+    assert (data.test["Date"].max() - data.test["Date"].min()).days == 19
 
 
 def test_images_refused(tiny_twin):
