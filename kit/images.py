@@ -14,6 +14,11 @@ lives), keyed by the files' names, sizes and modification times and the pixel si
 second epoch, fold or run reads one file instead of decoding thousands of JPEGs, and a
 changed image is decoded again. Writes are atomic.
 
+`decode(path, size, mode)` keeps another Pillow mode where asked ("CMYK": the 4 channels a
+Planet JPEG holds), and `map_images(paths, size, fn, ...)` runs a function over the decoded
+images a chunk at a time and caches its (n, width) result the same way (kit.image_stats: per-chip
+statistics for table models), so no more than a chunk of pixels is ever in memory.
+
 This module is separate from kit.models.cnn because it is data work with no torch in it:
 any image model, an adversarial validation on images, or a notebook reads pixels the same way.
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,8 +44,9 @@ FORMAT = 1
 _CHUNK = 64
 
 
-def decode(path: str | os.PathLike, size: int) -> np.ndarray:
-    """One image as a (size, size, 3) uint8 RGB array.
+def decode(path: str | os.PathLike, size: int, mode: str = "RGB") -> np.ndarray:
+    """One image as a (size, size, channels) uint8 array in Pillow `mode` ("RGB": 3 channels;
+    "CMYK": 4, every channel a Planet JPEG holds).
 
     Raises KitError naming the file when Pillow cannot read it.
     """
@@ -49,8 +55,8 @@ def decode(path: str | os.PathLike, size: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
             # JPEG only: let libjpeg scale by 1/2, 1/4 or 1/8 while decoding (never below `size`)
-            im.draft("RGB", (size, size))
-            rgb = im.convert("RGB")
+            im.draft(im.mode if mode != "RGB" else "RGB", (size, size))
+            rgb = im.convert(mode)
     except FileNotFoundError as err:
         raise KitError(f"image {path} does not exist; check the data folder") from err
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
@@ -58,7 +64,8 @@ def decode(path: str | os.PathLike, size: int) -> np.ndarray:
                        "from the list") from err
     if rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)  # antialiased when shrinking
-    return np.asarray(rgb, dtype=np.uint8)
+    arr = np.asarray(rgb, dtype=np.uint8)
+    return arr if arr.ndim == 3 else arr[..., None]
 
 
 def _workers(n_jobs: int | None) -> int:
@@ -81,9 +88,9 @@ def _as_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
     return out
 
 
-def _key(files: list[str], size: int) -> str:
-    """A hash of every file's name, byte size and modification time, and the pixel size."""
-    h = hashlib.sha256(f"format={FORMAT} size={size}\n".encode())
+def _key(files: list[str], size: int, extra: str = "") -> str:
+    """A hash of every file's name, byte size and modification time, the pixel size and `extra`."""
+    h = hashlib.sha256(f"format={FORMAT} size={size}{extra}\n".encode())
     missing = []
     for p in files:
         try:
@@ -98,15 +105,18 @@ def _key(files: list[str], size: int) -> str:
     return h.hexdigest()[:16]
 
 
-def cache_path(paths: Sequence[str | os.PathLike], size: int) -> Path:
-    """Where `load_images` caches these images at this size.
+def cache_path(paths: Sequence[str | os.PathLike], size: int, *, kind: str = "images", version: str = "") -> Path:
+    """Where `load_images` (kind "images") or `map_images` (its own kind) caches what it
+    computed from these images at this size.
 
-    The name holds a hash of every file's name, byte size and modification time, so any
-    change to the set or to a file gives a new name.
+    The name holds a hash of every file's name, byte size and modification time (and of
+    `version`), so any change to the set, to a file or to the computation gives a new name.
     """
     files = _as_paths(paths)
     folder = Path(files[0]).parent
-    return folder.parent / CACHE / "images" / f"{folder.name}-{len(files)}x{size}px-{_key(files, size)}.npy"
+    extra = f" {kind} {version}" if kind != "images" or version else ""
+    return (folder.parent / CACHE / kind /
+            f"{folder.name}-{len(files)}x{size}px-{_key(files, size, extra)}.npy")
 
 
 def load_images(paths: Sequence[str | os.PathLike], size: int, *, cache: bool = True,
@@ -149,9 +159,17 @@ def load_images(paths: Sequence[str | os.PathLike], size: int, *, cache: bool = 
             out[start + i] = decode(p, size)
         return len(chunk)
 
-    starts = range(0, len(files), _CHUNK)
+    _in_chunks(fill, len(files), n_jobs, "decode images")
+    if target is not None:
+        _save_atomic(out, target)
+    return out
+
+
+def _in_chunks(fill, n: int, n_jobs: int | None, desc: str) -> None:
+    """`fill(start)` for every chunk start of n images, on a thread pool, with a progress bar."""
+    starts = range(0, n, _CHUNK)
     workers = min(_workers(n_jobs), len(starts))
-    with progress.bar(total=len(files), desc="decode images", unit="img") as bar:
+    with progress.bar(total=n, desc=desc, unit="img") as bar:
         if workers < 2:
             for s in starts:
                 bar.update(fill(s))
@@ -159,6 +177,40 @@ def load_images(paths: Sequence[str | os.PathLike], size: int, *, cache: bool = 
             with ThreadPoolExecutor(workers) as pool:
                 for done in pool.map(fill, starts):
                     bar.update(done)
+
+
+def map_images(paths: Sequence[str | os.PathLike], size: int, fn: Callable[[np.ndarray], np.ndarray], *,
+               width: int, kind: str, version: str = "1", mode: str = "RGB", cache: bool = True,
+               n_jobs: int | None = None) -> np.ndarray:
+    """`fn` over the decoded images, a chunk at a time: an (n, width) float32 array, cached.
+
+    Each chunk of images is decoded at `size` px in Pillow `mode` into a (b, size, size,
+    channels) uint8 array and `fn` turns it into (b, width) numbers (e.g. per-image statistics,
+    kit.image_stats), so memory holds a chunk of pixels, never all of them. The result is cached
+    like `load_images`' pixels, under `.kit-cache/<kind>/`, keyed by the files and `version`
+    (bump it when `fn` changes).
+    """
+    if not (isinstance(size, (int, np.integer)) and size >= 1):
+        raise KitError(f"size must be a positive number of pixels, got {size!r}")
+    files = _as_paths(paths)
+    target = cache_path(files, size, kind=kind, version=f"{version} {mode} {width}") if cache else None
+    if target is None:
+        _key(files, size)  # the missing-file check
+    if target is not None and target.exists():
+        try:
+            arr = np.load(target)
+            if arr.shape == (len(files), width) and arr.dtype == np.float32:
+                return arr
+        except (OSError, ValueError):
+            pass  # a damaged cache is rebuilt below
+    out = np.empty((len(files), width), np.float32)
+
+    def fill(start: int) -> int:
+        chunk = files[start:start + _CHUNK]
+        out[start:start + len(chunk)] = fn(np.stack([decode(p, size, mode) for p in chunk]))
+        return len(chunk)
+
+    _in_chunks(fill, len(files), n_jobs, kind)
     if target is not None:
         _save_atomic(out, target)
     return out

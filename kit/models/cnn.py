@@ -8,8 +8,9 @@ each batch turned by the 8 flips and rotations of the square (the dihedral group
 per eighth of the batch, a few tensor ops). Predictions average the 8 transforms (TTA).
 
 Mean F2 rewards recall four times more than precision, so 0.5 is the wrong cut: `fit` tunes
-one threshold per label on `eval_set` (`tune_thresholds`: a coordinate search, each label's
-grid scored for all rows at once). `predict` returns the 0/1 matrix, `predict_proba` the
+the thresholds on `eval_set` (kit.labels.tune_thresholds: one global cut, and a label's own,
+pulled halfway back toward it, only where it beats the global cut by more than one image's
+worth of F2). `predict` returns the 0/1 matrix, `predict_proba` the
 probabilities, `predict_tags` the submission's tag strings.
 
 Starting weights come only from a local file (`init_weights`, read with

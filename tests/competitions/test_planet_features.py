@@ -86,7 +86,7 @@ def test_image_path_by_prefix(tmp_path):
 
 def test_models_and_folds(prepared):
     assert COMP.spec.n_folds == 3
-    assert list(default_models(COMP)) == ["cnn"]
+    assert list(default_models(COMP)) == ["lgbm", "cnn"]
     params = features.MODELS["cnn"]
     assert params["image_size"] == IMAGE_SIZE
     # the defaults are valid hyperparameters; one short epoch on a few chips checks the shapes
@@ -96,3 +96,43 @@ def test_models_and_folds(prepared):
     model.fit(prepared.X[:48], prepared.y[:48])
     proba = model.predict_proba(prepared.X_test[:5])
     assert proba.shape == (5, 17) and ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_table_models_read_image_statistics_of_the_same_rows(prepared, folder):
+    from kit.image_stats import image_stats, stat_names
+    from kit.images import decode
+    from kit.models import MODELS
+
+    assert MODELS["lgbm"].inputs == "table" and MODELS["cnn"].inputs == "images"
+    X, X_test = prepared.inputs("table")
+    assert X is prepared.X_table and X_test is prepared.X_test_table
+    # every channel the CMYK JPEGs hold
+    assert X.columns == stat_names(4) and X.shape == (200, len(stat_names(4))) and X_test.shape[0] == 150
+    assert prepared.inputs("images")[0] is prepared.X
+    # row i is chip i's statistics, test rows in submission order
+    ids = prepared.test_ids.to_list()
+    for row, path in ((X.row(5), folder / "train-jpg" / "train_5.jpg"),
+                      (X_test.row(ids.index("file_3")), folder / "test-jpg-additional" / "file_3.jpg")):
+        np.testing.assert_allclose(row, image_stats(decode(path, features.STATS_SIZE, "CMYK")[None])[0], rtol=1e-5)
+    # cloudy chips are white (little ink in CMYK), the others not: the statistics carry the weather
+    cloudy = prepared.y[:, prepared.labels.index("cloudy")] == 1
+    white = X["below70"].to_numpy()
+    assert white[cloudy].mean() > white[~cloudy].mean() + 0.5, (white[cloudy].mean(), white[~cloudy].mean())
+
+
+def test_image_statistics_are_cached_beside_the_images(folder, tmp_path):
+    import shutil
+
+    from kit.image_stats import load_image_stats
+
+    d = tmp_path / "planet"
+    shutil.copytree(folder / "train-jpg", d / "train-jpg")
+    paths = [d / "train-jpg" / f"train_{i}.jpg" for i in range(8)]
+    first = load_image_stats(paths, size=64)
+    cached = list((d / ".kit-cache" / "image-stats").glob("*.npy"))
+    assert len(cached) == 1
+    assert load_image_stats(paths, size=64).equals(first)
+    (d / "train-jpg" / "train_0.jpg").write_bytes((d / "train-jpg" / "train_1.jpg").read_bytes())
+    again = load_image_stats(paths, size=64)  # a changed file: computed again
+    np.testing.assert_array_equal(again.row(0), again.row(1))
+    assert len(list((d / ".kit-cache" / "image-stats").glob("*.npy"))) == 2

@@ -221,7 +221,9 @@ def test_threshold_tuning_finds_each_labels_cut_and_beats_half():
     p[:, 1] = np.where(y[:, 1], rng.uniform(0.6, 0.9, n), rng.uniform(0.3, 0.5, n))
     # label 2: positives in [0.05, 0.1], negatives in [0, 0.04]
     p[:, 2] = np.where(y[:, 2], rng.uniform(0.05, 0.1, n), rng.uniform(0.0, 0.04, n))
-    s = tune_thresholds(y.astype(int), p)
+    # shrink=0, min_gain=0: each label's own cut, unshrunk (the default pulls cuts toward the global one:
+    # tests/test_labels.py)
+    s = tune_thresholds(y.astype(int), p, shrink=0.0, min_gain=0.0)
     assert 0.2 < s.thresholds[0] <= 0.25 and 0.5 < s.thresholds[1] <= 0.6 and 0.04 < s.thresholds[2] <= 0.05
     assert s.score == 1.0 == mean_f2(y, p >= s.thresholds)
     assert s.score_at_half == pytest.approx(mean_f2(y, p >= 0.5)) and s.score_at_half < 0.8
@@ -376,3 +378,36 @@ def test_cuda_bf16_fit_matches_the_cpu_roughly():
     assert gpu.device_ == "cuda"
     p = gpu.predict_proba(X)
     assert p.shape == (48, 2) and ((p >= 0) & (p <= 1)).all()
+
+
+@pytest.mark.slow
+def test_kit_run_planet_starts_the_cnn_from_a_local_weights_file(tiny_twin, tmp_path, capsys):
+    """`kit run planet --param cnn.init_weights=PATH` with a torchvision-style state dict (an
+    ImageNet-sized head, which starts fresh): the run trains from it and records it; a file
+    of another architecture is one clear error and a non-zero exit."""
+    import json
+    import shutil
+
+    from kit.cli import main
+
+    data = tmp_path / "planet"
+    shutil.copytree(tiny_twin("planet"), data)
+    small = {"width": 4, "blocks": (1,), "epochs": 1}
+    net = ResNet(1000, width=small["width"], blocks=small["blocks"])
+    torch.save(net.state_dict(), tmp_path / "resnet.pt")
+    common = ["run", "planet", "--data-dir", str(data), "--model", "cnn", "--threads", "1", "--no-adversarial",
+              "--param", "cnn.width=4", "--param", "cnn.blocks=[1]", "--param", "cnn.epochs=1"]
+    assert main([*common, "--param", f"cnn.init_weights={tmp_path / 'resnet.pt'}"]) == 0
+    config = json.loads((data / "runs" / "cnn" / "config.json").read_text())
+    assert config["params"]["init_weights"] == str(tmp_path / "resnet.pt")
+    assert config["params"].get("augment", True)  # D4 augmentation stays on
+    torch.save(ResNet(17, width=8, blocks=(1,)).state_dict(), tmp_path / "wide.pt")
+    capsys.readouterr()
+    assert main([*common, "--param", f"cnn.init_weights={tmp_path / 'wide.pt'}"]) != 0
+    assert "does not match the network" in capsys.readouterr().err
+
+
+def test_planet_trains_the_cnn_on_the_eight_flips_and_rotations_by_default():
+    from competitions.planet.features import MODELS
+
+    assert MODELS["cnn"].get("augment", True) and CNNClassifier().augment and CNNClassifier().tta
