@@ -43,6 +43,8 @@ def test_files_match_spec(name, tiny_twin):
         for col in f.columns:
             if inferred[col.name] == pl.Null:  # an all-empty column in a tiny twin
                 continue
+            if col.type == "float" and inferred[col.name] == pl.Int64:
+                continue  # a float column spelled as whole numbers (kit reads it as float)
             assert inferred[col.name] == _INFERRED[col.type], f"{f.name}.{col.name}"
         # and the typed reader (dates parsed) accepts the file
         read_table(get(name).spec, f.name, folder)
