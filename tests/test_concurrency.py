@@ -99,7 +99,10 @@ def _check_whole_run(run_dir: Path, prepared) -> int:
         assert (run_dir / f).is_file(), f"{run_dir}/{f} is missing"
     run = read_run(run_dir)
     config = read_config(run_dir)
-    assert run.score == pytest.approx(score_rows(COMP.spec, prepared, run.oof_rows, run.oof), rel=1e-12)
+    folds = sorted(set(run.oof_fold.tolist()))
+    per_fold = [score_rows(COMP.spec, prepared, run.oof_rows[run.oof_fold == k], run.oof[run.oof_fold == k])
+                for k in folds]
+    assert run.score == pytest.approx(np.mean(per_fold), rel=1e-12)  # the mean over folds
     fold_0 = pickle.loads((run_dir / "models" / "fold_0.pkl").read_bytes())
     assert fold_0.get_params()["n_estimators"] == config["params"]["n_estimators"]
     rows = run.oof_rows[run.oof_fold == 0]
