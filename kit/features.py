@@ -49,6 +49,11 @@ class Prepared:
     test_ids: pl.Series
     #: columns of X the models treat as categories
     cat_features: tuple[str, ...] = ()
+    #: those of cat_features whose codes follow a natural order (date parts): the network
+    #: embeds them; LightGBM splits them as numbers, since set splits over 366 days of the year
+    #: fit noise (real Rossmann rows: RMSPE 0.0909 -> 0.0900 with date parts as numbers, 0.125
+    #: with every categorical split as sets)
+    ordered_features: tuple[str, ...] = ()
     #: "log1p" when y = log1p(target): predictions are expm1'd (and clipped at 0) back
     target_transform: str = "identity"
     #: the date of each training row, for time-based folds (None where the test is a random sample)
@@ -181,6 +186,6 @@ def generic_prepare(spec: CompetitionSpec, folder: Path, *, seed: int = 0) -> Pr
     y = train[target].cast(pl.Float64).to_numpy()
     return Prepared(
         X=tr.frame, y=log_target(y) if log else y, X_test=te.frame, test_ids=test[spec.id_column],
-        cat_features=tuple(tr.cat_names), target_transform="log1p" if log else "identity",
+        cat_features=tuple(tr.cat_names), ordered_features=tr.ordered_names, target_transform="log1p" if log else "identity",
         dates=train[spec.time_column] if spec.time_column else None,
     )

@@ -131,3 +131,27 @@ METRICS: dict[str, Metric] = {
         Metric("mean_f2", mean_f2, greater_is_better=True),
     )
 }
+
+
+def score_interval(scores, *, level: float = 0.8, greater_is_better: bool = False) -> tuple[float, float] | None:
+    """Where the score of one more window (or fold) like these should fall: a `level` prediction
+    interval from the fold scores, mean +- t(n-1) * sd * sqrt(1 + 1/n); None for fewer than 2.
+
+    The lowest and highest fold understate it: on real Rossmann rows (40 stores) the held-out
+    48 days fell outside three windows' min..max at three cut points of three.
+    An error metric's interval stops at 0, a score's at 1.
+
+    >>> lo, hi = score_interval([0.10, 0.12, 0.14])
+    >>> round(lo, 4), round(hi, 4)
+    (0.0765, 0.1635)
+    >>> score_interval([0.1]) is None
+    True
+    """
+    from scipy import stats
+
+    x = np.asarray(scores, np.float64)
+    if x.size < 2:
+        return None
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) * np.sqrt(1 + 1 / x.size)
+    lo, hi = float(x.mean() - half), float(x.mean() + half)
+    return (lo, min(hi, 1.0)) if greater_is_better else (max(lo, 0.0), hi)

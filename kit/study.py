@@ -250,9 +250,10 @@ class _CandidateModel(BaseEstimator):
                      if self.task == "binary" else Ridge(**params))
             self.model_ = model.fit(self._matrix(tr), target)
         else:
-            from kit.models import make_model
+            from kit.models import categorical_for, make_model
 
-            self.model_ = make_model(self.model, self.task, cat_features=list(tr.cat_names), **params)
+            cats = categorical_for(self.model, tr.cat_names, tr.ordered_names)
+            self.model_ = make_model(self.model, self.task, cat_features=cats, **params)
             self.model_.fit(tr.frame, target)
         return self
 

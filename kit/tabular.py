@@ -88,6 +88,9 @@ class Processed:
     #: continuous columns with missing values here but none in training: how many values
     #: were filled with the training median without a flag column
     filled_without_flag: dict[str, int] = field(default_factory=dict)
+    #: categorical columns whose codes follow a natural order (the date parts: month, week,
+    #: day of year ...): a network embeds them, a boosted tree should split them as numbers
+    ordered_names: tuple[str, ...] = ()
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -280,6 +283,7 @@ class TabularProcessor:
             raise KitError(f"missing-value flags would overwrite the columns {', '.join(taken)}; "
                            "rename them or add them to skip_names")
         self.cat_names_ = (*cat_cols, *flags)
+        self.ordered_names_ = tuple(c for c in cat_cols if c in part_kind)
         self.cont_names_ = tuple(cont_cols)
         self.cardinalities_ = {**{c: len(self.levels_[c]) + 1 for c in cat_cols},
                                **{f: _FLAG_CARDINALITY for f in flags}}
@@ -379,7 +383,8 @@ class TabularProcessor:
         ])
         filled = {c: int(n) for c, n in counts.drop("_").row(0, named=True).items() if n}
         return Processed(frame=out, cat_names=self.cat_names_, cont_names=self.cont_names_,
-                         cardinalities=dict(self.cardinalities_), filled_without_flag=filled)
+                         cardinalities=dict(self.cardinalities_), filled_without_flag=filled,
+                         ordered_names=self.ordered_names_)
 
     def fit_transform(self, df: Any) -> Processed:
         """`fit(df)` then `transform(df)`."""

@@ -143,7 +143,7 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prep
     unknown = frames.train["YearMade"].null_count()
     return Prepared(
         X=X.frame, y=log_target(frames.train[target]), X_test=X_test.frame, test_ids=frames.test[spec.id_column],
-        cat_features=X.cat_names, target_transform="log1p", dates=frames.train[spec.time_column],
+        cat_features=X.cat_names, ordered_features=X.ordered_names, target_transform="log1p", dates=frames.train[spec.time_column],
         notes=(f"{X.frame.width} features ({len(X.cat_names)} categorical) from {spec.train}"
                + (" and Machine_Appendix.csv" if has_appendix else
                   "; Machine_Appendix.csv (optional) is absent: no MfgYear or size columns"),

@@ -71,7 +71,13 @@ def add_adversarial(sub) -> None:
                     help="more columns to leave out (write them after the competition's name)")
     sp.add_argument("--keep-time", action="store_true",
                     help="keep the time column and the columns derived from it as features")
-    sp.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    sp.add_argument("--folds", type=int, default=5, help="cross-validation folds of the classifier (default 5)")
+    sp.add_argument("--horizon", type=int, metavar="DAYS",
+                    help="where the test is a later period: compare it with the validation windows' days only "
+                         "(the last 3 x DAYS days of train) instead of all of train")
+    sp.add_argument("--gap", type=int, metavar="DAYS",
+                    help="with --horizon: the days between each window's training and validation days; the "
+                         "windows' own days, which are what is compared, do not move")
     sp.add_argument("--max-rows", type=int, default=200_000,
                     help="rows the classifier sees per side, a seeded sample (default 200000)")
     sp.add_argument("--threshold", type=float, default=0.55,
@@ -106,7 +112,14 @@ def cmd_adversarial(args) -> int:
             raise KitError("--id, --target and --time-col are for --train/--test files; a competition's "
                            "spec names its own")
         title = comp.name
-        report = adv.adversarial_for(comp.spec, folder, **options)
+        recent = None
+        if args.horizon is not None or args.gap is not None:
+            from kit.runs.folds import TIME_FOLDS
+
+            plan = opt.plan(argparse.Namespace(horizon=args.horizon, gap=args.gap), comp, folder)
+            recent = TIME_FOLDS * (plan.horizon_days or 1)
+            title += f" (train: its last {recent} days, {TIME_FOLDS} validation windows of {plan.horizon_days})"
+        report = adv.adversarial_for(comp.spec, folder, recent_days=recent, **options)
         out = Path(args.out) if args.out else adv.default_out_dir(folder, comp.name)
     else:
         raise KitError("name a competition (`kit adversarial rossmann`) or give --train FILE --test FILE")

@@ -14,6 +14,7 @@ model is fitted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kit.errors import KitError
@@ -46,6 +47,9 @@ class ModelEntry:
     #: its fit chooses something on eval_set (the round, the epoch), so a run gives it rows of
     #: its own training part, never the rows that score it
     stops_early: bool = True
+    #: it splits a categorical column as a set of categories (LightGBM), so ordered categories
+    #: (date parts) go in as numbers instead; see `categorical_for`
+    set_splits: bool = False
 
     def for_task(self, task: str) -> type[TabularModel] | type[CNNClassifier]:
         if task not in TASKS:
@@ -59,13 +63,29 @@ MODELS: dict[str, ModelEntry] = {
     "rf": ModelEntry(ForestRegressor, ForestClassifier,
                      "random forest (scikit-learn; LightGBM's rf mode on a GPU)", stops_early=False),
     "lgbm": ModelEntry(LightGBMRegressor, LightGBMClassifier,
-                       "LightGBM gradient boosting, early stopping, native categorical splits"),
+                       "LightGBM gradient boosting, early stopping, native categorical splits",
+                       set_splits=True),
     "nn": ModelEntry(EmbeddingNetRegressor, EmbeddingNetClassifier,
                      "entity-embedding network (torch; CUDA when available)", sample_weight=False, torch=True),
     "cnn": ModelEntry(None, CNNClassifier,
                       "small ResNet on images (torch; CUDA when available), D4 augmentation and TTA, F2 thresholds",
                       tasks=("multilabel",), inputs="images", sample_weight=False, torch=True),
 }
+
+
+def categorical_for(name: str, cat_features: Sequence[str], ordered: Sequence[str] = ()) -> list[str]:
+    """The columns model `name` treats as categories: `cat_features`, less the `ordered` ones
+    (codes with a natural order, like date parts) for a model that splits categories as sets.
+
+    >>> categorical_for("lgbm", ["Store", "Date_month"], ["Date_month"])
+    ['Store']
+    >>> categorical_for("nn", ["Store", "Date_month"], ["Date_month"])
+    ['Store', 'Date_month']
+    """
+    if name in MODELS and MODELS[name].set_splits:
+        skip = set(ordered)
+        return [c for c in cat_features if c not in skip]
+    return list(cat_features)
 
 
 def make_model(name: str, task: str, **params) -> TabularModel:
@@ -85,6 +105,6 @@ def make_model(name: str, task: str, **params) -> TabularModel:
 
 
 __all__ = [
-    "MODELS", "TASKS", "ModelEntry", "make_model", "FitProgress", "KitEstimator", "ForestRegressor", "ForestClassifier", "ForestPrediction",
+    "MODELS", "TASKS", "ModelEntry", "make_model", "categorical_for", "FitProgress", "KitEstimator", "ForestRegressor", "ForestClassifier", "ForestPrediction",
     "LightGBMRegressor", "LightGBMClassifier", "EmbeddingNetRegressor", "EmbeddingNetClassifier", "CNNClassifier",
 ]

@@ -91,7 +91,8 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
                    callbacks: Callable[[int], Sequence] | None = None, eval_set: bool = True,
                    log: Callable[[str], None] | None = None, name: str = "model",
                    score_name: str = "score",
-                   stop_split: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> CVResult:
+                   stop_split: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                   refit: Callable[[Any], Any] | None = None) -> CVResult:
     """Fit a clone of `estimator` on each fold's training rows; predict its validation rows.
 
     Args:
@@ -109,6 +110,11 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
         stop_split: `stop_split(k, train_idx)` -> (fit_idx, stop_idx): kit models fit on
             fit_idx and choose their round or epoch on stop_idx, so the choice never sees the
             rows that score it.
+        refit: with `stop_split`, `refit(fitted)` -> an unfitted estimator that is then fitted on
+            all of the fold's training rows and predicts its validation rows instead (e.g. the
+            round the first fit chose, without early stopping), or None to keep the first fit.
+            Where the test is the future this scores what the final refit on every row does:
+            a model that never saw its last training days forecasts further ahead than the test.
         log: gets one line per fold, naming the estimator `name` and the score `score_name`.
     """
     from sklearn.base import clone
@@ -139,6 +145,10 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight[fit_rows]
         model.fit(take(X, fit_rows), y[fit_rows], **kwargs)
+        again = refit(model) if refit is not None and len(fit_rows) < len(tr) else None
+        if again is not None:
+            model = again
+            model.fit(take(X, tr), y[tr], **({} if sample_weight is None else {"sample_weight": sample_weight[tr]}))
         p = predict(model, take(X, va), multilabel)
         oof[va] = p
         fold_of[va] = k

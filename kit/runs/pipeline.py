@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from kit.errors import KitError
-from kit.metrics import METRICS
+from kit.metrics import METRICS, score_interval
 from kit.runs.artifacts import RunResult
 from kit.runs.blend import blend_runs
 from kit.runs.folds import load_folds, plan_validation
@@ -39,7 +39,8 @@ class RunSummary:
     steps: tuple[StepTime, ...]
     submission: Path
     best: str
-    #: the expected test score (the final model's mean over folds) and its lowest and highest fold
+    #: the expected test score (the final model's mean over folds) and an 80% interval for one more
+    #: window or fold like them (kit.metrics.score_interval; None with one fold)
     expected: float | None = None
     expected_range: tuple[float, float] | None = None
     public: float | None = None
@@ -59,8 +60,9 @@ class RunSummary:
         lines.append(f"submission: {self.submission} (from {self.best}; "
                      f"{'higher' if m.greater_is_better else 'lower'} is better)")
         if self.expected is not None:
-            lo, hi = self.expected_range
-            lines.append(f"expected test {self.metric.upper()}: {self.expected:.5f} (folds {lo:.5f}..{hi:.5f}; "
+            spread = ("one fold: no spread to give" if self.expected_range is None else
+                      "80% range {:.5f}..{:.5f} from the fold scores' spread".format(*self.expected_range))
+            lines.append(f"expected test {self.metric.upper()}: {self.expected:.5f} ({spread}; "
                          "every choice scored out of sample)")
         if self.public is not None:
             lines.append(f"hidden solution: public {self.public:.5f}  private {self.private:.5f}"
@@ -93,7 +95,7 @@ def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int
     """A quick adversarial validation of the raw train and test files (recent train only for
     forecasting competitions, so huge files stay cheap); skipped for image competitions."""
     from kit.data.tables import scan_table
-    from kit.validation.adversarial import AdversarialConfig, run_adversarial, write_report
+    from kit.validation.adversarial import AdversarialConfig, recent_rows, run_adversarial, write_report
 
     spec = comp.spec
     if spec.task == "multilabel":
@@ -103,9 +105,7 @@ def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int
     train = scan_table(spec, spec.train, folder)
     horizon = horizon or spec.horizon_days
     if spec.time_column and horizon:
-        last = train.select(pl.col(spec.time_column).max()).collect().item()
-        start = pl.lit(last) - pl.duration(days=4 * horizon)
-        train = train.filter(pl.col(spec.time_column) >= start)
+        train = recent_rows(train, spec.time_column, 4 * horizon + 1)
     test = scan_table(spec, spec.test, folder).collect()
     # a quick look, not the full `kit adversarial`: fewer folds, rows, refits and rounds
     config = AdversarialConfig(id_col=spec.id_column, target_cols=spec.target_columns, time_col=spec.time_column,
@@ -187,5 +187,6 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     steps.append(StepTime("submission", time.perf_counter() - t, note="checked like kit submit"))
     return RunSummary(competition=spec.name, metric=spec.metric, steps=tuple(steps), submission=out,
                       best=final.name, expected=final.score,
-                      expected_range=(min(final.fold_scores), max(final.fold_scores)),
+                      expected_range=score_interval(final.fold_scores,
+                                                    greater_is_better=METRICS[spec.metric].greater_is_better),
                       **_offline_scores(comp, folder, out))

@@ -73,11 +73,11 @@ def model_params(comp: Competition, model: str, params: dict | None = None, *, t
 
 def build_model(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, **extra):
     """An unfitted `model` for the competition's task with `resolved` hyperparameters (see model_params)."""
-    from kit.models import make_model
+    from kit.models import categorical_for, make_model
 
     kwargs = {**resolved, **extra}
     if prepared.cat_features:
-        kwargs["cat_features"] = list(prepared.cat_features)
+        kwargs["cat_features"] = categorical_for(model, prepared.cat_features, prepared.ordered_features)
     return make_model(model, comp.spec.task, random_state=seed, **kwargs)
 
 
@@ -114,10 +114,28 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
 
     score_name = spec.metric.upper() + (" at thresholds 0.5" if spec.task == "multilabel" else "")
     X, X_test_own = prepared.inputs(MODELS[model].inputs)
+    # Where the test is the future, each fold does what the final refit on every row does, so
+    # its window is forecast from its last training day: LightGBM picks its round on the fold's
+    # last days, then refits on the whole fold with it; a network trains every epoch on the
+    # whole fold (the final refit has no rows to pick an epoch on either).
+    rounds = bool(resolved.get("early_stopping_rounds"))
+    choose = MODELS[model].stops_early and (rounds or not folds.refit)
     return cross_validate(build_model(comp, prepared, model, resolved, seed), X, prepared.y, folds.splits,
                           X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
                           callbacks=callbacks, log=log, name=name or model, score_name=score_name,
-                          stop_split=stop_split(prepared, folds, seed) if MODELS[model].stops_early else None)
+                          eval_set=choose, stop_split=stop_split(prepared, folds, seed) if choose else None,
+                          refit=refit_with_round if folds.refit and rounds else None)
+
+
+def refit_with_round(fitted):
+    """An unfitted copy of `fitted` that trains exactly the round early stopping chose, with no
+    early stopping (None where it chose one round per label)."""
+    from sklearn.base import clone
+
+    best = getattr(fitted, "best_iteration_", None)
+    if best is None or np.ndim(best) != 0:
+        return None
+    return clone(fitted).set_params(n_estimators=max(1, int(best)), early_stopping_rounds=None)
 
 
 #: the share of a random fold's training rows kept aside for early stopping

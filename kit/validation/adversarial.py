@@ -370,9 +370,20 @@ def run_adversarial(train: pl.DataFrame, test: pl.DataFrame, config: Adversarial
         time_column=cfg.time_col if cfg.time_col in train.columns else None)
 
 
-def adversarial_for(spec, folder: str | os.PathLike, config: AdversarialConfig | None = None,
-                    **options) -> AdversarialReport:
+def recent_rows(train: pl.DataFrame | pl.LazyFrame, time_col: str, days: int):
+    """The rows of `train` in its last `days` days (by `time_col`), lazily where it is lazy."""
+    lf = train.lazy()
+    last = lf.select(pl.col(time_col).max()).collect().item()
+    out = lf.filter(pl.col(time_col) > pl.lit(last) - pl.duration(days=days))
+    return out if isinstance(train, pl.LazyFrame) else out.collect()
+
+
+def adversarial_for(spec, folder: str | os.PathLike, config: AdversarialConfig | None = None, *,
+                    recent_days: int | None = None, **options) -> AdversarialReport:
     """Adversarial validation of a competition's train and test tables (typed, cached).
+
+    `recent_days`: compare the test with the train rows of the last that many days only (the
+    validation windows of a forecasting competition) instead of all of train.
 
     `spec` is a CompetitionSpec (or a Competition). Without a `config`, the spec names the id,
     target and time columns; `options` are AdversarialConfig fields, as for `run_adversarial`.
@@ -381,6 +392,11 @@ def adversarial_for(spec, folder: str | os.PathLike, config: AdversarialConfig |
 
     spec = getattr(spec, "spec", spec)
     train = read_table(spec, spec.train, Path(folder))
+    if recent_days is not None:
+        if not spec.time_column:
+            raise KitError(f"{spec.name}'s test is not a later period: it has no recent train days to compare; "
+                           "leave out --horizon")
+        train = recent_rows(train, spec.time_column, recent_days)
     test = read_table(spec, spec.test, Path(folder))
     if config is None:
         options.setdefault("id_col", spec.id_column)

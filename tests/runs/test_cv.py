@@ -131,3 +131,27 @@ def test_stop_split_keeps_the_scored_rows_out_of_early_stopping():
     assert len(stop) == 10 and len(fit) == 90 and set(stop) <= set(range(100))
     again = stop_split(p, random, 3)(0, np.arange(100))[1]
     np.testing.assert_array_equal(stop, again)  # seeded
+
+
+def test_refit_fits_the_chosen_round_on_the_whole_fold():
+    """With `refit`, a fold's model picks its round on the stop rows, then trains exactly that
+    many rounds on all of the fold's training rows: the model that scores the fold is the one
+    the final refit builds, forecasting from the fold's last training day."""
+    from kit.runs import refit_with_round
+
+    X, y = _data(400)
+    frame = pl.DataFrame(X, schema=["a", "b", "c"])
+    tr, va = np.arange(300), np.arange(300, 400)
+    fit_rows, stop_rows = tr[:240], tr[240:]
+    est = LightGBMRegressor(n_estimators=400, learning_rate=0.3, early_stopping_rounds=5, n_jobs=1)
+    r = cross_validate(est, frame, y, [(tr, va)], stop_split=lambda k, t: (fit_rows, stop_rows),
+                       refit=refit_with_round)
+    first = LightGBMRegressor(n_estimators=400, learning_rate=0.3, early_stopping_rounds=5, n_jobs=1).fit(
+        frame[fit_rows], y[fit_rows], eval_set=(frame[stop_rows], y[stop_rows]))
+    assert 1 <= first.best_iteration_ < 400
+    by_hand = LightGBMRegressor(n_estimators=first.best_iteration_, learning_rate=0.3, early_stopping_rounds=None,
+                                n_jobs=1).fit(frame[tr], y[tr])
+    np.testing.assert_allclose(r.oof[va], by_hand.predict(frame[va]))
+    assert r.models[0].best_iteration_ == first.best_iteration_ and r.models[0].early_stopping_rounds is None
+    # one round per label (multilabel) cannot be one refit: the first fit is kept
+    assert refit_with_round(type("M", (), {"best_iteration_": np.array([3, 4])})()) is None

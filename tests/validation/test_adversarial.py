@@ -16,6 +16,7 @@ from kit.errors import KitError
 from kit.spec import get
 from kit.synth import generate
 from kit.validation.adversarial import (
+    recent_rows,
     AdversarialConfig,
     AdversaryClassifier,
     adversarial_for,
@@ -381,3 +382,25 @@ def test_cli_on_two_files_and_its_errors(tmp_path, capsys):
     assert "share no column" in capsys.readouterr().err
     assert main(["adversarial", "--train", str(tmp_path / "a.csv")]) == 2
     assert "both --train FILE and --test FILE" in capsys.readouterr().err
+
+
+def test_recent_rows_keep_the_last_days_eager_or_lazy():
+    days = pl.date_range(pl.date(2015, 1, 1), pl.date(2015, 1, 10), eager=True)
+    frame = pl.DataFrame({"Date": days, "x": range(10)})
+    assert recent_rows(frame, "Date", 3)["x"].to_list() == [7, 8, 9]
+    assert recent_rows(frame.lazy(), "Date", 3).collect()["x"].to_list() == [7, 8, 9]
+
+
+def test_cli_horizon_compares_the_test_with_the_validation_windows_only(tiny_twin, tmp_path, capsys):
+    folder = tiny_twin("rossmann")
+    out = tmp_path / "rep"
+    code = main(["adversarial", "rossmann", "--data-dir", str(folder), "--out", str(out), "--horizon", "10",
+                 "--max-steps", "0"])
+    text = capsys.readouterr().out
+    assert code == 0 and "train: its last 30 days, 3 validation windows of 10" in text
+    train = pl.read_csv(folder / "train.csv", try_parse_dates=True, infer_schema=False).with_columns(pl.col("Date").str.to_date())
+    recent = train.filter(pl.col("Date") > train["Date"].max() - pl.duration(days=30)).height
+    assert json.loads((out / "adversarial.json").read_text())["n_train"] == recent < train.height
+    assert main(["adversarial", "porto_seguro", "--data-dir", str(tiny_twin("porto_seguro")), "--out",
+                 str(tmp_path / "p"), "--horizon", "10"]) == 2
+    assert "test is not a later period" in capsys.readouterr().err
