@@ -21,7 +21,10 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
+import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,7 +32,10 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = ["temp_path", "write_atomic", "open_atomic", "write_text", "write_json", "json_default", "atomic_dir",
-           "file_lock"]
+           "file_lock", "pid_alive", "staging_dir", "clear_leftovers", "owner_lock", "recover_swap"]
+
+#: the pid inside a name made by `temp_path`: .STEM.PID.THREAD.RANDOM.tmpSUFFIX
+_TEMP_PID = r"\.(\d+)\.\d+\.[0-9a-f]{8}\.tmp"
 
 
 def temp_path(path: str | os.PathLike) -> Path:
@@ -62,6 +68,8 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     without an error and removed otherwise (for writers that stream chunk after chunk)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # streamed files are the big ones: a killed writer's temp file would otherwise stay forever
+    _clear_temps(path)
     tmp = temp_path(path)
     try:
         with open(tmp, mode) as fh:
@@ -124,6 +132,8 @@ def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _clear_temps(dest)
+    recover_swap(dest)
     tmp = temp_path(dest)
     tmp.mkdir()
     try:
@@ -138,3 +148,152 @@ def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
                 shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- leftovers of dead processes
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (on this machine); a pid we may not signal still counts as alive."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _held(path: Path) -> bool:
+    """Whether a live process holds the flock on `path` (owners of staging folders lock them)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also drops the lock we may just have taken
+    return False
+
+
+def _say(log: Callable[[str], Any] | None, message: str) -> None:
+    if log is None:
+        print(message, file=sys.stderr)
+    else:
+        log(message)
+
+
+def clear_leftovers(folder: str | os.PathLike, pattern: str, what: str,
+                    log: Callable[[str], Any] | None = None) -> list[Path]:
+    """Remove the entries of `folder` whose whole name matches `pattern` (its first group: the
+    owner's pid) and whose owner has ended: its pid is gone and nobody holds a lock on them.
+
+    A kill -9 skips every `finally`, so a staging folder can only be cleaned by the next start;
+    one line per entry says so (on stderr unless `log` is given). Returns what was removed.
+    """
+    folder = Path(folder)
+    regex = re.compile(pattern)
+    removed = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:  # missing or unreadable: nothing of ours to clean there
+        return removed
+    for entry in entries:
+        m = regex.fullmatch(entry.name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or pid_alive(pid) or _held(entry):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: leave it; the command's own writes will say why
+            continue
+        removed.append(entry)
+        _say(log, f"removed the leftover {what} {entry} of a process that ended (pid {pid})")
+    return removed
+
+
+def _clear_temps(path: Path) -> None:
+    clear_leftovers(path.parent, rf"\.{re.escape(path.stem)}{_TEMP_PID}{re.escape(path.suffix)}",
+                    "temporary copy of " + path.name)
+
+
+def recover_swap(dest: Path) -> None:
+    """A writer killed between atomic_dir's two renames left `dest` missing and its previous
+    version under a temporary `.old` name: put it back (the only copy), else remove it."""
+    pattern = rf"\.{re.escape(dest.name)}{_TEMP_PID}\.old"
+    if not dest.exists() and dest.parent.is_dir():
+        for entry in sorted(dest.parent.iterdir()):
+            m = re.fullmatch(pattern, entry.name)
+            if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+                try:
+                    os.replace(entry, dest)
+                except OSError:  # another command restored it first, or the folder is read-only
+                    break
+                _say(None, f"restored {dest} from {entry.name}, left mid-swap by a process that ended "
+                           f"(pid {m.group(1)})")
+                break
+    clear_leftovers(dest.parent, pattern, f"previous copy of {dest.name}")
+
+
+@contextlib.contextmanager
+def staging_dir(parent: str | os.PathLike, prefix: str) -> Iterator[Path]:
+    """A fresh folder `PREFIX<pid>-<random>` in `parent`, locked by this process for the block and
+    removed after it; `clear_leftovers(parent, re.escape(PREFIX) + r"(\\d+)-\\w+", ...)` removes
+    the ones of processes that ended."""
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def owner_lock(path: str | os.PathLike, busy: str, log: Callable[[str], Any] | None = None) -> Iterator[None]:
+    """An exclusive lock file holding its owner's pid, removed when the block ends.
+
+    Another holder is refused at once with KitError(`busy`, where "{pid}" is the holder's pid).
+    A file left by a killed owner is not held (the system drops a dead process's flock): it is
+    taken over with one line saying so.
+    """
+    from kit.errors import KitError
+
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise KitError(busy.replace("{pid}", pid)) from None
+        # the holder before us may have removed the file as we opened it: lock the file at `path`
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        before = os.read(fd, 32).decode(errors="replace").strip()
+        if before:
+            _say(log, f"removed the leftover lock {path} of a process that ended (pid {before})")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # still ours: nobody else could take it while we held it
+        os.close(fd)

@@ -51,6 +51,11 @@ def _best_tag_set(tags: pl.Series, labels: tuple[str, ...]) -> str:
 
 def submission(spec: CompetitionSpec, folder: Path) -> pl.DataFrame:
     """A constant submission in the sample submission's order and format."""
+    from kit.data.schema import require
+    from kit.data.tables import check_csv
+
+    require(spec, folder)  # every required file, each with the download that fetches it
+    check_csv(spec, spec.sample_submission, Path(folder))
     value = constant(spec, folder)
     sample = (pl.scan_csv(Path(folder) / spec.sample_submission, infer_schema_length=0)
               .select(spec.submission.id_column).collect())

@@ -8,10 +8,11 @@ a thread pool (Pillow releases the GIL while it decodes and resizes, and threads
 no time where a process pool costs about a second and must pickle the pixels back) with a
 progress bar.
 
-The array is cached as a .npy in the `.kit-cache/images/` folder beside the image folder
-(`data/planet/train-jpg/*.jpg` -> `data/planet/.kit-cache/images/`, where the table cache
-lives), keyed by the files' names, sizes and modification times and the pixel size, so a
-second epoch, fold or run reads one file instead of decoding thousands of JPEGs, and a
+The array is cached as a .npy in the `images/` folder of the data folder's cache, where the
+table cache lives (`data/planet/train-jpg/*.jpg` -> `data/planet/.kit-cache/images/`; under
+$KIT_CACHE, or the per-user cache for a data folder that cannot be written: see
+kit.data.cache), keyed by the files' names, sizes and modification times and the pixel size,
+so a second epoch, fold or run reads one file instead of decoding thousands of JPEGs, and a
 changed image is decoded again. Writes are atomic.
 
 `decode(path, size, mode)` keeps another Pillow mode where asked ("CMYK": the 4 channels a
@@ -35,9 +36,9 @@ import numpy as np
 
 from kit import progress
 from kit.atomic import write_atomic
+from kit.data.cache import cache_dir
 from kit.errors import KitError
 
-CACHE = ".kit-cache"
 #: bump when decoding or resizing changes, so old caches are not read
 FORMAT = 1
 #: images per thread-pool task: enough to amortise the task, small enough for a smooth bar
@@ -115,7 +116,7 @@ def cache_path(paths: Sequence[str | os.PathLike], size: int, *, kind: str = "im
     files = _as_paths(paths)
     folder = Path(files[0]).parent
     extra = f" {kind} {version}" if kind != "images" or version else ""
-    return (folder.parent / CACHE / kind /
+    return (cache_dir(folder.parent) / kind /
             f"{folder.name}-{len(files)}x{size}px-{_key(files, size, extra)}.npy")
 
 
@@ -187,7 +188,7 @@ def map_images(paths: Sequence[str | os.PathLike], size: int, fn: Callable[[np.n
     Each chunk of images is decoded at `size` px in Pillow `mode` into a (b, size, size,
     channels) uint8 array and `fn` turns it into (b, width) numbers (e.g. per-image statistics,
     kit.image_stats), so memory holds a chunk of pixels, never all of them. The result is cached
-    like `load_images`' pixels, under `.kit-cache/<kind>/`, keyed by the files and `version`
+    like `load_images`' pixels, under `<cache>/<kind>/`, keyed by the files and `version`
     (bump it when `fn` changes).
     """
     if not (isinstance(size, (int, np.integer)) and size >= 1):
@@ -223,5 +224,5 @@ def _save_atomic(arr: np.ndarray, target: Path) -> None:
 
     try:
         write_atomic(target, save)
-    except PermissionError:
-        pass  # a read-only data folder: the pixels are still returned, just not cached
+    except OSError:
+        pass  # a cache that cannot be written (full disk, read-only): the result is still returned, uncached

@@ -42,6 +42,8 @@ def read_submission(path: str | os.PathLike) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
         raise KitError(f"submission file {path} does not exist")
+    if path.is_dir():
+        raise KitError(f"{path} is a folder; give the submission CSV file (e.g. {path / 'submission.csv'})")
     try:
         return pl.read_csv(path, infer_schema_length=0, quote_char='"')
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as err:
@@ -50,13 +52,17 @@ def read_submission(path: str | os.PathLike) -> pl.DataFrame:
 
 def load_test_ids(spec: CompetitionSpec, folder: Path) -> pl.Series:
     """The test ids, as text, in test-file order."""
+    from kit.data.tables import check_csv, check_unique_ids
+
     path = Path(folder) / spec.test
     if not path.exists():
         raise KitError(
             f"{path} is missing, so the submission cannot be checked; make the twin with "
             f"`kit generate {spec.name} --data-dir {folder}` or run `kit download {spec.name}`")
-    return (pl.scan_csv(path, infer_schema_length=0).select(spec.id_column).collect()
-            .to_series().alias("id"))
+    check_csv(spec, spec.test, Path(folder))  # header, rows, not cut short
+    ids = pl.scan_csv(path, infer_schema_length=0).select(spec.id_column).collect().to_series()
+    check_unique_ids(spec, path, ids)
+    return ids.alias("id")
 
 
 def _lines(mask: pl.Series) -> list[int]:

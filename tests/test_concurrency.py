@@ -117,7 +117,7 @@ def test_two_trains_of_one_name_leave_one_whole_run(twin, tmp_path):
     for _ in range(3):  # the first round also races on the folds of a fresh runs folder
         # two sizes, so a folder mixed from both runs would show
         procs = [_kit("train", "rossmann", "--model", "lgbm", "--name", "same", "--param", f"n_estimators={n}",
-                      "--threads", 1, "--data-dir", twin, "--runs-dir", runs) for n in (30, 31)]
+                      "--force", "--threads", 1, "--data-dir", twin, "--runs-dir", runs) for n in (30, 31)]
         _all_succeed(procs)
         winners.add(_check_whole_run(runs / "same", prepared))
         assert read_config(runs / "same")["folds"]["fingerprint"] == read_folds(runs).fingerprint

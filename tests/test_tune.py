@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -37,13 +38,12 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 COMP = get("bulldozers")
 # a single time-holdout fold on 5,000 rows: a trial takes about a second
-FAST = ["--param", "n_estimators=300", "--param", "early_stopping_rounds=300", "--threads", "1"]
+FAST = ["--param", "n_estimators=120", "--param", "early_stopping_rounds=120", "--threads", "1"]
 
 
 def _study(runs: Path, name: str = "bulldozers-lgbm", storage: str | None = None):
     kt.quiet_optuna()
-    st = kt.make_storage(storage, runs, name) if storage else optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(kt.journal_path(runs, name))))
+    st = kt.make_storage(storage, runs, name)  # the journal with kit's own lock, as kit tune opens it
     return optuna.load_study(study_name=name, storage=st)
 
 
@@ -118,6 +118,9 @@ class _Trial:
     def should_prune(self):
         return len(self.reports) >= self.prune_after
 
+    def set_user_attr(self, key, value):
+        self.user_attrs = {**getattr(self, "user_attrs", {}), key: value}
+
 
 def test_reporter_signs_losses_to_the_direction_and_prunes():
     # a network's epoch loss (lower is better) in a study that maximises (Gini): reported negated
@@ -125,7 +128,7 @@ def test_reporter_signs_losses_to_the_direction_and_prunes():
     r = kt.Reporter(t, maximize=True)
     r(FitProgress(1, "epoch", 5, valid_loss=0.25, train_loss=0.9))
     assert t.reports == [(-0.25, 1)]
-    with pytest.raises(optuna.TrialPruned, match="step 2"):
+    with pytest.raises(optuna.TrialPruned, match="epoch 2"):
         r(FitProgress(2, "epoch", 5, valid_loss=0.2, train_loss=0.8))
     # LightGBM's rounds: reported every REPORT_EVERY, as they are when minimising; none without a loss
     t = _Trial(prune_after=99)
@@ -140,6 +143,93 @@ def test_reporter_signs_losses_to_the_direction_and_prunes():
     assert t.reports == [(0.7, 10)]
     with pytest.raises(optuna.TrialPruned, match="nan"):
         kt.Reporter(t, maximize=True)(FitProgress(1, "epoch", 5, valid_loss=float("nan")))
+
+
+def test_lightgbm_reports_in_steps_of_boosting_work():
+    """Rounds x rate: a trial at rate 0.01 reaches the step a trial at 0.1 reaches at round 50
+    only at round 500, so the median pruner compares them at the same distance travelled."""
+    steps = {}
+    for rate in (0.1, 0.01):
+        t = _Trial(prune_after=10**6)
+        r = kt.Reporter(t, maximize=False, rate=rate)
+        for step in range(1, 1001):
+            r(FitProgress(step, "round", 1000, valid_loss=1.0))
+        steps[rate] = [s for _, s in t.reports]
+    assert steps[0.1][:3] == [1, 2, 3] and steps[0.01][:3] == [1, 2, 3]
+    assert len(steps[0.1]) == int(1000 * 0.1 / kt.WORK_STEP) and len(steps[0.01]) == int(1000 * 0.01 / kt.WORK_STEP)
+    # the warm-up in those steps: 2,000 rounds at 0.01, 200 at 0.1
+    assert kt.WARMUP["lgbm"] * kt.WORK_STEP / 0.01 == 2000
+    t = _Trial(prune_after=1)
+    with pytest.raises(optuna.TrialPruned, match="pruned at round 50"):
+        for step in range(1, 101):
+            kt.Reporter(t, maximize=False, rate=0.01)(FitProgress(step * 50, "round", 5000, valid_loss=1.0))
+
+
+def test_a_study_prunes_a_low_rate_only_against_trials_that_went_as_far():
+    kt.quiet_optuna()
+    s = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=kt.WARMUP["lgbm"],
+                                                               n_min_trials=1))
+
+    def curve(rate: float, rounds: int, trial) -> None:  # the loss a boosting run follows: e^-work
+        r = kt.Reporter(trial, maximize=False, rate=rate)
+        for step in range(1, rounds + 1):
+            r(FitProgress(step, "round", rounds, valid_loss=float(np.exp(-step * rate))))
+
+    s.optimize(lambda t: (curve(0.1, 300, t), 0.0)[1], n_trials=1)
+    s.optimize(lambda t: (curve(0.01, 3000, t), 0.0)[1], n_trials=1)  # as far in work: never worse
+    assert [t.state for t in s.trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
+
+
+def test_a_trials_line_says_value_time_and_parameters(tmp_path):
+    from kit.tune.workers import describe
+
+    kt.quiet_optuna()
+    s = optuna.create_study(study_name="s", storage=kt.make_storage(None, tmp_path, "s"))
+    s.optimize(lambda t: t.suggest_float("learning_rate", 0.01, 0.3, log=True) + t.suggest_int("num_leaves", 7, 9),
+               n_trials=1)
+
+    def pruned(t):
+        t.suggest_int("num_leaves", 7, 9)
+        t.set_user_attr("pruned_at", "round 600")
+        raise optuna.TrialPruned()
+
+    s.optimize(pruned, n_trials=1)
+    done, cut = s.trials
+    assert describe(done, "rmspe") == (f"trial 0 RMSPE {done.value:.5f} in 0s; learning_rate="
+                                       f"{done.params['learning_rate']:.4g}, num_leaves={done.params['num_leaves']}")
+    assert describe(cut, "rmspe").startswith("trial 1 pruned at round 600 in 0s; num_leaves=")
+
+
+def test_a_killed_writer_leaves_no_lock_and_no_half_record(tmp_path, capfd):
+    """kill -9 in the middle of a journal write: the next `kit tune` takes the lock at once (an
+    flock the system drops), drops the half-written record and Optuna's leftover lock file, one
+    line each, and no Optuna warning."""
+    kt.quiet_optuna()
+    s = optuna.create_study(study_name="s", storage=kt.make_storage(None, tmp_path, "s"))
+    s.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    journal = kt.journal_path(tmp_path, "s")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "open(sys.argv[2], 'ab').write(b'{\"op_code\": 4, \"worker')\n"
+        "print('held', flush=True)\n"
+        "time.sleep(600)\n"), str(journal) + ".flock", str(journal)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    (tmp_path / "tune" / "s.journal.lock").touch()  # what Optuna's own lock leaves
+    holder.kill()
+    holder.wait()
+    capfd.readouterr()
+    t0 = time.monotonic()
+    again = optuna.load_study(study_name="s", storage=kt.make_storage(None, tmp_path, "s"))
+    again.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert time.monotonic() - t0 < 5
+    err = capfd.readouterr().err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [
+        "kit tune: removed the lock s.journal.lock a killed worker left on the study; continuing at once",
+        "kit tune: dropped the half-written last record (22 bytes) a killed worker left in s.journal"]
+    assert [t.state for t in again.trials] == [TrialState.COMPLETE] * 3
+    assert journal.read_bytes().endswith(b"\n") and not (tmp_path / "tune" / "s.journal.lock").exists()
 
 
 def test_a_dead_workers_trial_is_failed_and_queued_once(tmp_path):
@@ -265,12 +355,66 @@ def test_ctrl_c_queues_the_interrupted_trial_again(tiny_twin, tmp_path):
     proc = _start_local_study(data, runs)
     stopped = _kill_mid_trial(_journal(runs), proc, min_finished=1, sig=signal.SIGINT)
     assert proc.returncode == 130
-    assert f"interrupted; trial {stopped} marked failed and queued" in proc.stdout.read()
+    assert f"interrupted; trial {stopped} failed and will run again on the next kit tune" in proc.stdout.read()
     s = _study(runs)
     assert s.trials[stopped].state == TrialState.FAIL
     waiting = [t for t in s.trials if t.state == TrialState.WAITING]
     assert len(waiting) == 1 and waiting[0].system_attrs["failed_trial"] == stopped
     assert waiting[0].params == s.trials[stopped].params
+
+
+def test_sigterm_takes_ctrl_c_path_and_the_next_tune_reruns_the_trial(tiny_twin, tmp_path):
+    data = tiny_twin("bulldozers")
+    runs = tmp_path / "runs"
+    proc = _start_local_study(data, runs)
+    stopped = _kill_mid_trial(_journal(runs), proc, min_finished=1, sig=signal.SIGTERM)
+    out = proc.stdout.read()
+    assert proc.returncode == 130, out
+    assert f"interrupted; trial {stopped} failed and will run again on the next kit tune" in out
+    assert "Traceback" not in out
+    s = _study(runs)
+    assert s.trials[stopped].state == TrialState.FAIL
+    again = subprocess.run([sys.executable, "-m", "kit.cli", "tune", "bulldozers", "--model", "lgbm", "--trials",
+                            "1", "--data-dir", str(data), "--runs-dir", str(runs), *FAST], cwd=ROOT,
+                           capture_output=True, text=True, env={**os.environ, "KIT_PROGRESS": "0"})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"(retry of trial {stopped})" in again.stdout
+    retry = [t for t in _study(runs).trials if t.system_attrs.get("failed_trial") == stopped]
+    assert len(retry) == 1 and retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def test_sigterm_to_the_parent_of_workers_stops_each_worker_the_same_way(tiny_twin, tmp_path):
+    data = tiny_twin("bulldozers")
+    runs = tmp_path / "runs"
+    proc = _kit("tune", "bulldozers", "--model", "lgbm", "--trials", "30", "--workers", "2", "--data-dir", str(data),
+                "--runs-dir", str(runs), *FAST)
+    deadline = time.time() + 180
+    while time.time() < deadline:  # both children in the middle of a trial
+        s = _journal(runs)()
+        running = [] if s is None else [t for t in s.get_trials(deepcopy=False)
+                                        if t.state == TrialState.RUNNING and "params" in t.user_attrs]
+        if len({t.user_attrs["worker"]["pid"] for t in running}) == 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    stopped = [line for line in out.splitlines() if "failed and will run again on the next kit tune" in line]
+    assert len(stopped) >= 2, out
+    c = _counts(_study(runs))
+    assert c["RUNNING"] == 0 and c["FAIL"] >= 2 and c["WAITING"] == c["FAIL"]
+
+
+def test_sigterm_is_ctrl_c_only_inside_the_block():
+    from kit.tune.workers import sigterm_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises at once
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def _kill_mid_trial(load, proc: subprocess.Popen, *, min_finished: int, pid: int | None = None,

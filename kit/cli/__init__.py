@@ -10,7 +10,13 @@ several commands share are declared once, in `options`. Parsing imports nothing 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
+import re
+import signal
 import sys
+import threading
 
 from kit.errors import KitError
 
@@ -30,6 +36,8 @@ steps (each one command; `kit COMMAND --help` for its options):
   kit run rossmann                      all of it: twin or data -> models -> blend -> submission -> score
 
 Data lives in ./data/<competition> unless --data-dir or $KIT_DATA says otherwise.
+A full disk, a read-only folder or a denied permission is told in one line; KIT_DEBUG=1 shows
+its traceback too.
 """
 
 
@@ -49,17 +57,88 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: OSErrors a user fixes (errno -> what went wrong, what to do), told in one line by `main`
+_OS_ERRORS = {
+    errno.ENOSPC: ("the disk is full", "free some space there, or write elsewhere with --runs-dir DIR "
+                                       "(runs), -o FILE (submissions) or KIT_CACHE=DIR (caches)"),
+    errno.EROFS: ("the file system is read-only", "choose a writable folder with --runs-dir DIR, -o FILE "
+                                                  "or KIT_CACHE=DIR"),
+    errno.EACCES: ("permission denied", "make it writable (or readable) for you, or choose a writable folder "
+                                        "with --runs-dir DIR, -o FILE or KIT_CACHE=DIR"),
+    errno.EPERM: ("operation not permitted", "make it writable for you, or choose a writable folder with "
+                                             "--runs-dir DIR, -o FILE or KIT_CACHE=DIR"),
+}
+
+
+def os_error_message(err: BaseException) -> str | None:
+    """One line for an OSError a user can fix (disk full, read-only, permission), naming the path;
+    None for any other error (a bug, whose traceback stays).
+
+    polars reports the same faults as an OSError without errno, or as a ComputeError, whose text
+    ends "(os error 28)": the number is read from there, and the path is not known.
+    """
+    code = err.errno if isinstance(err, OSError) else None
+    if code is None and (isinstance(err, OSError) or type(err).__module__.startswith("polars")):
+        found = re.search(r"\(os error (\d+)\)", str(err))
+        code = int(found.group(1)) if found else None
+    if code not in _OS_ERRORS:
+        return None
+    what, fix = _OS_ERRORS[code]
+    filename = getattr(err, "filename", None)
+    if filename is None:  # no path attached: the OS's own words are all there is
+        words = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        return f"{what} ({words}, errno {code}); {fix}"
+    also = f" -> {err.filename2}" if err.filename2 is not None else ""
+    return f"{what} ({filename}{also}, errno {code}); {fix}"
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a `kill`, a scheduler's stop, a container shutdown) ends the command as Ctrl-C does:
+    KeyboardInterrupt in the main thread, so atomic writers drop their temp files and `main` says
+    `interrupted` and exits 130. Only the main thread may install handlers; elsewhere, nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run `kit ARGV`; return the exit code.
+
+    A user error (`KitError`, or an OSError for a full disk, a read-only file system or a denied
+    permission) prints one line `kit CMD: error: ...` and returns 2 (the error's own code), with no
+    traceback; with the environment variable KIT_DEBUG=1 those OSErrors keep their traceback, for
+    debugging. Ctrl-C or SIGTERM prints `kit CMD: interrupted ...` and returns 130. Any other
+    exception is a bug and propagates with its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        with _sigterm_as_interrupt():
+            return args.func(args)
     except KitError as err:
         print(f"kit {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print(f"kit {args.command}: interrupted; nothing half-written was left in place", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        # tune says which trial was failed and queued again; elsewhere the plain line
+        said = str(err) or "interrupted; nothing half-written was left in place"
+        print(f"kit {args.command}: {said}", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - only the OS faults above are told; the rest re-raised
+        message = os_error_message(err)
+        if message is None or os.environ.get("KIT_DEBUG") == "1":
+            raise
+        print(f"kit {args.command}: error: {message}", file=sys.stderr)
+        return 2

@@ -39,12 +39,19 @@ def add_generate(sub) -> None:
     sp = sub.add_parser("generate", help="write a synthetic twin of a competition's data",
                         description="Write the files Kaggle ships (same names, columns, formats and quirks) "
                                     "with realistic structure, plus the hidden answers in solution/solution.csv. "
-                                    "Same seed, byte-identical files.")
+                                    "Same seed, byte-identical files. A twin replaces an earlier twin in the "
+                                    "folder, never a file no twin wrote: a folder holding real data under the "
+                                    "twin's file names is refused (use another --data-dir). Staging folders "
+                                    "left by a killed run are removed first.")
     opt.competition(sp)
     sp.add_argument("--size", choices=SIZES, default="small",
                     help="tiny: seconds, for tests; small (default): under a minute; full: the real row counts")
     opt.seed(sp)
     opt.data_dir(sp)
+    sp.add_argument("--force", action="store_true",
+                    help="write the twin into a folder that holds other files (not a twin's), which are left "
+                         "as they are, or over the twin of another competition; a file of the twin's names "
+                         "that no twin wrote is never replaced, even so")
     sp.set_defaults(func=cmd_generate)
 
 
@@ -53,7 +60,7 @@ def cmd_generate(args) -> int:
 
     comp, folder = opt.competition_and_folder(args)
     t0 = time.perf_counter()
-    generate(comp, folder, size=args.size, seed=args.seed)
+    generate(comp, folder, size=args.size, seed=args.seed, force=args.force)
     took = time.perf_counter() - t0
     files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     print(f"wrote the {args.size} twin of {comp.name} (seed {args.seed}) to {folder} in {took:.1f}s:")

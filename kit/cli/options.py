@@ -31,16 +31,36 @@ def data_dir(sp: argparse.ArgumentParser) -> None:
 
 def runs_dir(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--runs-dir", metavar="DIR",
-                    help="where run folders and the shared folds live (default: <data-dir>/runs)")
+                    help="where run folders and the shared folds live (default: <data-dir>/runs, or ./runs/<data folder name> "
+                         "when the data folder cannot be written)")
+
+
+class AtLeast(argparse.Action):
+    """An integer option with a lower bound, checked as it is parsed: a value below it ends the
+    command with one line `kit CMD: error: --FLAG must be at least LOW, got VALUE; FIX` and exit 2
+    (no usage block: the flag and the fix are all the user needs)."""
+
+    def __init__(self, option_strings, dest, *, low: int, fix: str, **kwargs):
+        super().__init__(option_strings, dest, type=int, **kwargs)
+        self.low, self.fix = low, fix
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values < self.low:
+            parser.exit(2, f"{parser.prog}: error: {option_string} must be at least {self.low}, got {values}; "
+                           f"{self.fix}\n")
+        setattr(namespace, self.dest, values)
 
 
 def seed(sp: argparse.ArgumentParser, help: str = "random seed (default 0)") -> None:
-    sp.add_argument("--seed", type=int, default=0, help=help)
+    sp.add_argument("--seed", action=AtLeast, low=0, fix="give 0 or a positive integer (e.g. --seed 0)",
+                    default=0, help=help)
 
 
 def threads(sp: argparse.ArgumentParser, help: str = "threads per model (default: all cores)", *,
             default: int | None = ALL_CORES) -> None:
-    sp.add_argument("--threads", type=int, default=default, help=help)
+    sp.add_argument("--threads", action=AtLeast, low=1,
+                    fix=f"give a thread count from 1 to this machine's {ALL_CORES} cores (or leave it out)",
+                    default=default, help=help)
 
 
 def output(sp: argparse.ArgumentParser, help: str) -> None:
@@ -113,8 +133,11 @@ def competition_and_folder(args: argparse.Namespace):
 
 
 def runs_folder(folder: Path, given: str | None) -> Path:
-    """--runs-dir, else <data folder>/runs."""
-    return Path(given) if given else folder / "runs"
+    """--runs-dir, else <data folder>/runs, else (a data folder that cannot be written, as Kaggle
+    Notebooks mount their input) ./runs/<data folder's name>, said in one line on stderr."""
+    from kit.data.cache import runs_dir
+
+    return runs_dir(folder, given)
 
 
 def params(pairs: list[str] | None) -> dict:

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 from kit.cli import options as opt
+from kit.errors import KitError
 
 
 def add_train(sub) -> None:
@@ -21,6 +22,8 @@ def add_train(sub) -> None:
     sp.add_argument("--model", required=True, help="rf, lgbm, nn or cnn (see kit.models)")
     opt.param(sp, "override a hyperparameter of the competition's defaults (repeatable)")
     sp.add_argument("--name", help="run folder name (default: the model name)")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing run of that name (default: refuse it, keeping it as it is)")
     opt.params_choice(sp, "best: start from the best trial of the model's `kit tune` study (--param still wins)")
     opt.study(sp)
     opt.seed(sp, "random seed for folds and models (default 0)")
@@ -37,9 +40,10 @@ def cmd_train(args) -> int:
 
     comp, folder = opt.competition_and_folder(args)
     runs = opt.runs_folder(folder, args.runs_dir)
+    out = runs / (args.name or args.model)
+    _refuse_existing(out, args.force)  # before minutes of training
     prepared = prepare(comp, folder, seed=args.seed)
     folds = load_folds(comp, prepared, runs, seed=args.seed, plan=opt.plan(args, comp, folder))
-    out = runs / (args.name or args.model)
     print(f"{comp.name}: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows, "
           f"{len(folds)} fold(s) ({folds.scheme}); training {args.model} into {out}")
     for note in folds.notes:
@@ -66,7 +70,10 @@ def add_blend(sub) -> None:
                     "and a checked submission.")
     opt.competition(sp)
     sp.add_argument("runs", nargs="+", metavar="RUN", help="run folders (a path, or a name under the runs dir)")
-    sp.add_argument("--name", default="blend", help="the blend's folder name (default blend)")
+    sp.add_argument("--name", default="blend", help="the blend's folder name (default blend, as `kit run` names "
+                                                     "its own)")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing run folder of that name (default: refuse it, keeping it as it is)")
     opt.output(sp, "submission path (default RUNS/NAME/submission.csv)")
     opt.seed(sp, "the seed the runs were trained with (default 0)")
     opt.data_dir(sp)
@@ -82,8 +89,13 @@ def cmd_blend(args) -> int:
     comp, folder = opt.competition_and_folder(args)
     runs = opt.runs_folder(folder, args.runs_dir)
     paths = [Path(r) if Path(r).exists() else runs / r for r in args.runs]
-    prepared = prepare(comp, folder, seed=args.seed)
     out = runs / args.name
+    inputs = [p for p in paths if p.resolve() == out.resolve()]
+    if inputs:
+        raise KitError(f"the blend's folder {out} is one of the runs it blends ({inputs[0]}), which it would "
+                       f"replace; name the blend something else with --name OTHER")
+    _refuse_existing(out, args.force)
+    prepared = prepare(comp, folder, seed=args.seed)
     b = blend_runs(comp, prepared, paths, out)
     print(f"{b.name}: out-of-fold {comp.spec.metric.upper()} {b.score:.5f} "
           f"(folds {', '.join(f'{s:.5f}' for s in b.fold_scores)}); weights in {out}/config.json")
@@ -93,13 +105,24 @@ def cmd_blend(args) -> int:
     return 0
 
 
+def _refuse_existing(out: Path, force: bool) -> None:
+    """A run folder is replaced only when asked: it may be the only copy of hours of training."""
+    from kit.atomic import recover_swap
+
+    recover_swap(out)  # a run a killed command left mid-swap counts as existing
+    if out.exists() and not force:
+        what = "a run" if (out / "config.json").exists() else "a folder"
+        raise KitError(f"{out} already holds {what} and would be replaced; add --force to replace it, or "
+                       f"write this one under another name with --name OTHER")
+
+
 def add_tune(sub) -> None:
     sp = sub.add_parser(
         "tune", help="tune a model's hyperparameters with Optuna (resumable; many workers on PostgreSQL)",
         description=textwrap.fill(
             "Search MODEL's hyperparameters (kit.tune.SPACES, on top of the competition's defaults) for the "
             "best out-of-fold metric on the shared folds, with a seeded TPE sampler and a median pruner "
-            "(LightGBM reports every 10 rounds, the networks every epoch). The study lives in "
+            "(LightGBM reports every 0.5 of boosting work, rounds x learning rate, and is not pruned before 20 of it; the networks report every epoch). The study lives in "
             "RUNS/tune/NAME.journal, or in the --storage database: rerunning the command continues it, and "
             "a trial left running by a killed worker is marked failed and run again. Writes "
             "RUNS/tune/NAME/history.png, importance.png and best_params.json; `kit train` and `kit run` "

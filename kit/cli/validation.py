@@ -27,7 +27,8 @@ def add_study(sub) -> None:
     opt.seed(sp)
     opt.threads(sp)
     opt.no_adversarial(sp, "skip the adversarial-rows scheme")
-    opt.report_dir(sp, "where to write the report (default <data-dir>/../reports/<competition>)")
+    opt.runs_dir(sp)
+    opt.report_dir(sp, "where to write the report (default RUNS/study, beside the runs and `kit run`'s reports)")
     sp.set_defaults(func=cmd_study)
 
 
@@ -37,10 +38,10 @@ def cmd_study(args) -> int:
     comp, folder = opt.competition_and_folder(args)
     report = run_study(comp.spec, folder, n_folds=args.folds, seed=args.seed, threads=args.threads,
                        adversarial=not args.no_adversarial, horizon=args.horizon, gap=args.gap)
-    out = Path(args.out) if args.out else folder.parent / "reports" / comp.name
+    out = Path(args.out) if args.out else opt.runs_folder(folder, args.runs_dir) / "study"
     png, js, csv = write_report(report, out)
     print(report.summary())
-    print(f"wrote {png}, {js.name} and {csv.name} ({report.seconds:.0f}s)")
+    print(f"wrote {png}, {js.name} and {csv.name} in {out} ({report.seconds:.0f}s)")
     return 0
 
 
@@ -87,8 +88,9 @@ def add_adversarial(sub) -> None:
     sp.add_argument("--top", type=int, default=10, help="features shown in the table (default 10)")
     opt.threads(sp, "LightGBM threads (default: half the cores)", default=None)
     opt.seed(sp, "seeds the sample, the folds and LightGBM (default 0)")
-    opt.report_dir(sp, "where to write the report (default: <data-dir>/../reports/<competition>, or reports/ "
-                       "beside the --train file)")
+    opt.runs_dir(sp)
+    opt.report_dir(sp, "where to write the report (default: RUNS/adversarial, where `kit run` writes it too; "
+                       "with --train/--test: reports/ beside the --train file, or RUNS/adversarial with --runs-dir)")
     sp.set_defaults(func=cmd_adversarial)
 
 
@@ -105,7 +107,8 @@ def cmd_adversarial(args) -> int:
         title = f"{args.train} vs {args.test}"
         report = adv.adversarial_files(args.train, args.test, id_col=args.id, target_cols=tuple(args.target),
                                        time_col=args.time_col, **options)
-        out = Path(args.out) if args.out else Path(args.train).parent / "reports"
+        out = (Path(args.out) if args.out else adv.default_out_dir(args.runs_dir) if args.runs_dir
+               else Path(args.train).parent / "reports")
     elif args.competition:
         comp, folder = opt.competition_and_folder(args)
         if args.id or args.target or args.time_col:
@@ -120,12 +123,12 @@ def cmd_adversarial(args) -> int:
             recent = TIME_FOLDS * (plan.horizon_days or 1)
             title += f" (train: its last {recent} days, {TIME_FOLDS} validation windows of {plan.horizon_days})"
         report = adv.adversarial_for(comp.spec, folder, recent_days=recent, **options)
-        out = Path(args.out) if args.out else adv.default_out_dir(folder, comp.name)
+        out = Path(args.out) if args.out else adv.default_out_dir(opt.runs_folder(folder, args.runs_dir))
     else:
         raise KitError("name a competition (`kit adversarial rossmann`) or give --train FILE --test FILE")
     files = adv.write_report(report, out)
     print(f"adversarial validation: {title}")
     print(report.summary(top=args.top))
-    print(f"wrote {files.png}, {files.json.name} and {files.test_like.name} "
+    print(f"wrote {files.png}, {files.json.name} and {files.test_like.name} in {out} "
           "(every train row's adversarial score; test_like marks the validation rows)")
     return 0

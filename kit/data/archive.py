@@ -12,13 +12,15 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from kit.atomic import clear_leftovers, staging_dir
 from kit.errors import KitError
 
 SUFFIXES = (".tar.7z", ".tar.gz", ".tgz", ".tar", ".zip", ".7z")
+#: extraction staging folders: .extract-ARCHIVE-PID-RANDOM
+STAGING_PATTERN = r"\.extract-.+-(\d+)-\w+"
 
 
 def is_archive(path: str | os.PathLike) -> bool:
@@ -103,18 +105,19 @@ def _extract_zip(archive: Path, staging: Path) -> None:
         raise KitError(f"{archive} is not a complete zip archive ({err}); delete it and download again") from err
 
 
-def extract(archive: str | os.PathLike, target: str | os.PathLike) -> list[Path]:
+def extract(archive: str | os.PathLike, target: str | os.PathLike, log=None) -> list[Path]:
     """Extract `archive` into `target` safely; return the top-level paths it produced.
 
-    A `.tar.7z` is a tar inside a 7z: both layers are checked.
+    A `.tar.7z` is a tar inside a 7z: both layers are checked. Staging folders that killed
+    extractions left in `target` are removed first, one `log` line each (stderr by default).
     """
     archive, target = Path(archive), Path(target)
     if not is_archive(archive):
         raise KitError(f"{archive.name} is not an archive kit can extract ({', '.join(SUFFIXES)})")
     target.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(target, STAGING_PATTERN, "extraction folder", log)
     # a fresh name per call: two extractions into one folder never share their staging
-    staging = Path(tempfile.mkdtemp(prefix=f".extract-{archive.name}-{os.getpid()}-", dir=target))
-    try:
+    with staging_dir(target, f".extract-{archive.name}-") as staging:
         name = archive.name.lower()
         if name.endswith(".tar.7z"):
             inner = staging / ".inner"
@@ -140,5 +143,3 @@ def extract(archive: str | os.PathLike, target: str | os.PathLike) -> list[Path]
             os.replace(entry, dest)
             produced.append(dest)
         return produced
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -1,24 +1,132 @@
-"""Parquet cache of a competition's tables: parse each CSV once, then read columns lazily.
+"""Parquet cache of a competition's tables, and where kit writes what a data folder needs.
 
-The cache lives in `<data dir>/.kit-cache/<file>.parquet`, beside a small JSON that records
+The tables are parsed once into `<cache>/<file>.parquet`, beside a small JSON that records
 the source file's size and modification time and the spec's schema. A cache whose record
 does not match the source any more is rebuilt, so editing or re-downloading a file is
 picked up. Both files are written atomically (`kit.atomic`), the record last, so a crash
 never leaves a cache that looks complete.
+
+Where `<cache>` is (`cache_dir`; kit.images keeps its pixels there too):
+
+- `$KIT_CACHE/<name>-<hash>` when KIT_CACHE is set (name and hash of the data folder's
+  resolved path, so two data folders never share a cache);
+- else `<data folder>/.kit-cache` when the data folder can be written;
+- else (a read-only data folder: Kaggle Notebooks mount their input so) the per-user cache,
+  `$XDG_CACHE_HOME/kit/<name>-<hash>` or `~/.cache/kit/<name>-<hash>`, said once on stderr.
+
+Run folders (`runs_dir`) default to `<data folder>/runs`, and for a data folder that cannot be
+written to `./runs/<name>` in the working directory (a notebook's output folder), said once too.
+Whether a folder can be written is found by trying: permission bits say nothing to root, nor
+about a read-only mount.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+from kit.atomic import temp_path, write_atomic, write_text
+from kit.errors import KitError
 
-from kit.atomic import write_atomic, write_text
+if TYPE_CHECKING:  # polars only for the annotation: kit.images and the CLI import this module
+    import polars as pl
 
 CACHE = ".kit-cache"
+ENV = "KIT_CACHE"
 FORMAT = 2  # bump when the cache layout or parsing changes
+
+#: the fallback lines already said in this process: each once, not once per table
+_said: set[str] = set()
+
+
+def why_not_writable(folder: str | os.PathLike) -> str | None:
+    """None when files can be written in `folder`, else why not (the OS's words).
+
+    Found by creating and removing a temporary file in `folder`, or in its nearest existing
+    parent when it is not there yet (nothing is created for a question): os.access and the
+    permission bits are not enough, as root may write anywhere except on a read-only mount.
+    """
+    here = Path(folder).absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    probe = temp_path(here / "probe")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as err:
+        return err.strerror or str(err)
+    probe.unlink(missing_ok=True)
+    return None
+
+
+def writable(folder: str | os.PathLike) -> bool:
+    """Whether files can be written in `folder` (see `why_not_writable`)."""
+    return why_not_writable(folder) is None
+
+
+def require_writable(folder: str | os.PathLike, what: str, fix: str) -> None:
+    """A KitError naming `folder`, why, and `fix` when `what` (e.g. "the twin") cannot be written there."""
+    why = why_not_writable(folder)
+    if why is not None:
+        raise KitError(f"cannot write {what} into {folder}: {why}; {fix}")
+
+
+def key(folder: str | os.PathLike) -> str:
+    """`<name>-<hash>` of the data folder's resolved path: one cache per data folder."""
+    path = Path(folder).resolve()
+    return f"{path.name or 'root'}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
+
+
+def user_cache() -> Path:
+    """The per-user cache folder: $XDG_CACHE_HOME/kit, else ~/.cache/kit."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base).absolute() / "kit"
+
+
+def say(line: str) -> None:
+    """`line` on stderr, once per process."""
+    if line not in _said:
+        _said.add(line)
+        print(f"kit: {line}", file=sys.stderr)
+
+
+def cache_dir(data_folder: str | os.PathLike) -> Path:
+    """Where the caches for `data_folder` go (see the module docstring); a KitError when
+    KIT_CACHE is set to a folder that cannot be written."""
+    data_folder = Path(data_folder)
+    chosen = os.environ.get(ENV)
+    if chosen:
+        where = Path(chosen).expanduser().absolute() / key(data_folder)
+        why = why_not_writable(where)
+        if why is not None:
+            raise KitError(f"{ENV}={chosen} cannot be written ({why}); point {ENV} at a writable folder, "
+                           f"or unset it to cache beside the data or in {user_cache()}")
+        return where
+    beside = data_folder / CACHE
+    if writable(beside):
+        return beside
+    where = user_cache() / key(data_folder)
+    say(f"{data_folder} cannot be written: its caches go to {where} (set {ENV}=DIR to choose)")
+    return where
+
+
+def runs_dir(data_folder: str | os.PathLike, given: str | os.PathLike | None = None) -> Path:
+    """`given`, else `<data folder>/runs`, else for a data folder that cannot be written
+    `./runs/<name>` (a notebook's working directory is its output), else the per-user cache's
+    `<name>-<hash>/runs`; a fallback is said once on stderr."""
+    if given:
+        return Path(given)
+    data_folder = Path(data_folder)
+    default = data_folder / "runs"
+    if writable(default):
+        return default
+    here = Path.cwd() / "runs" / Path(data_folder).resolve().name
+    where = here if writable(here) else user_cache() / key(data_folder) / "runs"
+    say(f"{data_folder} cannot be written: run folders go to {where} (--runs-dir DIR to choose)")
+    return where
 
 
 def _fingerprint(source: Path, schema: dict) -> dict:
@@ -28,7 +136,9 @@ def _fingerprint(source: Path, schema: dict) -> dict:
 
 
 def paths(source: Path) -> tuple[Path, Path]:
-    folder = source.parent / CACHE
+    """The cached Parquet file of `source` and the JSON record that vouches for it."""
+    source = Path(source)
+    folder = cache_dir(source.parent)
     rel = source.name
     return folder / f"{rel}.parquet", folder / f"{rel}.json"
 
@@ -44,8 +154,17 @@ def is_fresh(source: Path, schema: dict) -> bool:
 
 
 def build(source: Path, lf: pl.LazyFrame, schema: dict) -> Path:
-    """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path."""
+    """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path.
+
+    A cache folder that cannot be written (a full disk, a read-only home) raises PermissionError,
+    whatever the OS said, as kit.data.tables.scan_table then reads the CSV uncached.
+    """
     parquet, meta = paths(source)
-    write_atomic(parquet, lambda tmp: lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000))
-    write_text(meta, json.dumps(_fingerprint(source, schema)))  # last: it vouches for the Parquet file
+    try:
+        write_atomic(parquet, lambda tmp: lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000))
+        write_text(meta, json.dumps(_fingerprint(source, schema)))  # last: it vouches for the Parquet file
+    except PermissionError:
+        raise
+    except OSError as err:
+        raise PermissionError(err.errno, f"cannot write the cache {parquet}: {err.strerror or err}") from err
     return parquet

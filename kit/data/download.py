@@ -21,6 +21,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kit.atomic import write_text
+from kit.atomic import clear_leftovers, owner_lock, write_text
 from kit.data import archive
 from kit.errors import KitError
 from kit.spec import CompetitionSpec
@@ -137,12 +138,13 @@ def _write_manifest(folder: Path, manifest: dict) -> None:
     write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
-def _fresh_staging(folder: Path) -> Path:
+def _fresh_staging(folder: Path, log=None) -> Path:
     """A new staging folder of this run's own, after wiping what dead runs left (the caller holds
     the folder's lock, so no live download is using one): partial files are never reused."""
-    for old in folder.glob(f"{STAGING}*"):
-        if old.is_dir() and (old.name == STAGING or old.name.startswith(f"{STAGING}-")):
-            shutil.rmtree(old, ignore_errors=True)
+    legacy = folder / STAGING  # the one name of older versions, with no pid in it
+    if legacy.is_dir():
+        shutil.rmtree(legacy, ignore_errors=True)
+    clear_leftovers(folder, re.escape(STAGING) + r"-(\d+)-\w+", "download folder", log)
     return Path(tempfile.mkdtemp(prefix=f"{STAGING}-{os.getpid()}-", dir=folder))
 
 
@@ -191,22 +193,12 @@ def stale_reason(spec: CompetitionSpec, folder: str | os.PathLike, wanted: tuple
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One download per folder at a time (the lock goes away with the process that held it)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, carry on
+def _locked(folder: Path, log=None) -> Iterator[None]:
+    """One download per folder at a time. The lock file holds the owner's pid and goes when the
+    download ends; one a killed download left is taken over, with one line saying so."""
+    with owner_lock(folder / LOCK, f"another `kit download` (pid {{pid}}) is writing into {folder}; wait for "
+                                   f"it to finish, then rerun", log):
         yield
-        return
-    with open(folder / LOCK, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KitError(f"another `kit download` is writing into {folder}; wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _check_space(folder: Path, need: int) -> None:
@@ -296,7 +288,7 @@ def _clear_twin(folder: Path) -> None:
 
 
 def download(spec: CompetitionSpec, folder: str | os.PathLike, *, files: list[str] | tuple[str, ...] | None = None,
-             force: bool = False, kaggle=None, cache: bool = True) -> DownloadResult:
+             force: bool = False, kaggle=None, cache: bool = True, log=None) -> DownloadResult:
     """Download a competition's data (or some of its files) into `folder`, verify it, cache its tables.
 
     Args:
@@ -306,6 +298,7 @@ def download(spec: CompetitionSpec, folder: str | os.PathLike, *, files: list[st
             also replaces a synthetic twin in `folder`.
         kaggle: a `kit.kaggle_api.Kaggle` (default: one with the default retries).
         cache: build the Parquet cache of the tables (default True).
+        log: where the lines about leftovers of killed downloads go (default: stderr).
     """
     from kit.data.schema import verify
     from kit.synth.core import twin_info
@@ -316,7 +309,7 @@ def download(spec: CompetitionSpec, folder: str | os.PathLike, *, files: list[st
         raise KitError("no files named: pass file names, or none to download the whole competition")
     folder.mkdir(parents=True, exist_ok=True)
     spec_names = {f.name for f in spec.files}
-    with _locked(folder):
+    with _locked(folder, log):
         reason = "--force" if force else stale_reason(spec, folder, wanted)
         if reason is None:
             entries = _requested_entries(read_manifest(folder) or {}, wanted)
@@ -332,7 +325,7 @@ def download(spec: CompetitionSpec, folder: str | os.PathLike, *, files: list[st
                 from kit.progress import enabled
 
                 kaggle = Kaggle(quiet=not enabled())
-            staging = _fresh_staging(folder)
+            staging = _fresh_staging(folder, log)
             try:
                 sources, fetched_list, size = _fetch(spec, kaggle, staging, wanted)
                 out = staging / "out"

@@ -123,11 +123,19 @@ def require(spec: CompetitionSpec, folder: str | os.PathLike) -> None:
     """Raise one KitError naming every required file missing from `folder`, each with the
     `kit download` command that fetches it; optional files (FileSpec.required=False) may be absent.
 
-    Cheap (existence only), so commands call it before any work starts.
+    Then each required table must be whole (`kit.data.tables.check_csv`: not empty, its columns in
+    the header, rows, a last line not cut short): one line naming the file, line and fix.
+
+    Cheap (existence, each table's first line and last 64 KiB), so commands call it before any work.
     """
+    from kit.data.tables import check_csv
+
     folder = Path(folder)
     missing = [f.name for f in spec.files if f.required and not (folder / f.name).exists()]
     if not missing:
+        for f in spec.files:
+            if f.required and f.columns:
+                check_csv(spec, f.name, folder)
         return
     listed = ", ".join(f"{name} ({_download_command(spec, name)})" for name in missing)
     n = len(missing)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime
 import os
 from pathlib import Path
 
@@ -37,6 +39,107 @@ def _path(spec: CompetitionSpec, file: FileSpec, folder: Path) -> Path:
             f"{path} is missing; make the twin with `kit generate {spec.name} --data-dir {folder}` "
             f"or fetch the real data with `kit download {spec.name} --data-dir {folder}`")
     return path
+
+
+def _fetch(spec: CompetitionSpec, file: FileSpec, folder: Path) -> str:
+    """How to get `file` back as Kaggle ships it (the twin's folder can be regenerated instead)."""
+    return (f"get it again with `kit download {spec.name} --file {file.name}` (or, for the twin, "
+            f"`kit generate {spec.name} --data-dir {folder}` in an empty folder)")
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in `path` as an editor counts them (a last line without a newline counts)."""
+    n, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+def _last_line(path: Path, size: int) -> tuple[bytes, bool, int] | None:
+    """The last non-blank line of `path`, whether it is also the first (the header), and how many
+    blank lines follow it; None where that line is longer than the block read from the end
+    (nothing is checked then)."""
+    block = 1 << 16
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - block))
+        raw = fh.read()
+    tail = raw.rstrip(b"\r\n")
+    blank = max(0, raw[len(tail):].count(b"\n") - 1)  # the first newline ends the last line
+    cut = tail.rfind(b"\n")
+    if cut < 0:
+        return (tail, True, blank) if size <= block else None
+    return tail[cut + 1:].rstrip(b"\r"), False, blank
+
+
+def check_csv(spec: CompetitionSpec, name: str, folder: Path) -> Path:
+    """`folder`/`name` when it is a whole table: not empty, the spec's columns in its header, at
+    least one row, and a last line as long as the header (a download or copy cut short leaves a
+    last line with fewer fields or an open quote, which polars would read silently as nulls).
+    Raise a one-line KitError naming the file, the line and the fix otherwise. Cheap: it reads the
+    first line and the last 64 KiB, and counts lines only to report a cut file."""
+    from kit.data.schema import read_header
+
+    file = spec.file(name)
+    path = _path(spec, file, folder)
+    if not file.columns or not path.is_file():
+        return path
+    size = path.stat().st_size
+    got = read_header(path) if size else []
+    if not got:
+        raise KitError(f"{path} is empty ({size} bytes, no header line); a table needs its header and rows; "
+                       f"{_fetch(spec, file, folder)}")
+    missing = [c for c in file.column_names if c not in got]
+    if missing:
+        extra = [c for c in got if c not in file.column_names]
+        also = f"; unexpected column{'s' * (len(extra) > 1)} {', '.join(extra[:8])}" if extra else ""
+        more = f" (+{len(missing) - 8} more)" if len(missing) > 8 else ""
+        raise KitError(f"{path} does not parse as the spec says: its header lacks column{'s' * (len(missing) > 1)} "
+                       f"{', '.join(missing[:8])}{more}{also} "
+                       f"(the spec expects {','.join(file.column_names)}); restore the header, or "
+                       f"{_fetch(spec, file, folder)}")
+    last = _last_line(path, size)
+    if last is None:
+        return path
+    text, only_header, blank = last
+    if only_header:
+        raise KitError(f"{path} has a header but no rows; {_fetch(spec, file, folder)}")
+    if blank:  # polars reads each as a row of nulls: a test id that is null, a target that is missing
+        n = _count_lines(path)
+        lines = f"line {n}" if blank == 1 else f"lines {n - blank + 1}..{n}"
+        raise KitError(f"{path} {lines} {'is' if blank == 1 else 'are'} blank, after the last row, and would "
+                       f"read as {'a row' if blank == 1 else 'rows'} of empty values; delete the blank "
+                       f"line{'s' * (blank > 1)} at the end of the file")
+    fields = next(csv.reader([text.decode("utf-8", errors="replace")]), [])
+    if text.count(b'"') % 2 or len(fields) < len(got):
+        what = ("ends inside a quoted field (an unclosed quote)" if text.count(b'"') % 2
+                else f"has {len(fields)} of the header's {len(got)} fields")
+        raise KitError(f"{path} line {_count_lines(path)} {what}: the file was cut short (an interrupted "
+                       f"download or copy); {_fetch(spec, file, folder)}")
+    return path
+
+
+def check_unique_ids(spec: CompetitionSpec, path: Path, ids: pl.Series) -> None:
+    """Raise a KitError naming the first test id that appears twice in `ids` (the id column of
+    `path`, in file order) and its first two lines (header = line 1)."""
+    dup = ids.is_duplicated() & ids.is_not_null()
+    if not dup.any():
+        return
+    value = ids.filter(dup)[0]
+    rows = (ids == value).arg_true().head(2).to_list()
+    raise KitError(f"{path}: test id {spec.id_column} {value} appears on lines {rows[0] + 2} and {rows[1] + 2}; "
+                   f"each test row needs its own id, so a submission can name it once; remove the duplicate "
+                   f"row, or get the file again with `kit download {spec.name} --file {spec.test}`")
+
+
+def _check_ids(spec: CompetitionSpec, name: str, folder: Path, frame: pl.LazyFrame | pl.DataFrame) -> None:
+    """The test file's ids are unique (cheap: one column, read once per command)."""
+    if name != spec.test or spec.id_column not in spec.file(name).column_names:
+        return
+    ids = frame.select(spec.id_column)
+    ids = ids.collect() if isinstance(ids, pl.LazyFrame) else ids
+    check_unique_ids(spec, Path(folder) / name, ids.to_series())
 
 
 def _value(text: pl.Expr, number: pl.Expr, integer: pl.Expr, kind: str) -> pl.Expr:
@@ -97,7 +200,7 @@ def scan_csv(spec: CompetitionSpec, name: str, folder: Path, *, parse_dates: boo
     spelling but the plain one (31000.0 in an integer column, " 7 ").
     """
     file = spec.file(name)
-    path = _path(spec, file, folder)
+    path = check_csv(spec, name, folder)
     as_text = lenient and file.columns
     read = {c.name: pl.String if as_text and c.type in _NUMBERS else _POLARS[c.type] for c in file.columns}
     lf = pl.scan_csv(path, schema_overrides=read, infer_schema_length=0 if file.columns else 100)
@@ -140,6 +243,12 @@ def parse_error(spec: CompetitionSpec, name: str, folder: Path, err: Exception) 
         return KitError(f"{path} does not parse as the spec says: {str(err).splitlines()[0]}")
     line, col, value, expected = bad
     kind = spec.file(name).column(col).type
+    if col in dict(file.date_formats):
+        example = datetime.datetime(2015, 7, 31, 13, 45).strftime(expected)
+        return KitError(
+            f"{path} line {line}: column {col} holds {value!r}, which is not a {kind} in the format {expected} "
+            f"(e.g. {example}); write the dates in that format, or change {col}'s format in "
+            f"competitions/{spec.name}/spec.py (date_formats)")
     return KitError(
         f"{path} line {line}: column {col} holds {value!r}, which is not {expected} (the spec reads "
         f"{col} as {kind}); fix the value in the file, or change the column's type in "
@@ -151,13 +260,15 @@ def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = 
 
     With `cache` (the default) the CSV is parsed once into `<folder>/.kit-cache/` as Parquet
     and later scans read the Parquet; a cache older than its CSV is rebuilt. A folder that
-    cannot be written falls back to reading the CSV.
+    cannot be written falls back to reading the CSV. The CSV is checked whole first (`check_csv`:
+    also when the cache is fresh, as a cut file must not hide behind it), and the test file's ids
+    must be unique.
     """
     from kit.data import cache as pq
 
     lf = scan_csv(spec, name, folder)
     if not cache:
-        return lf
+        return _with_unique_ids(spec, name, folder, lf)
     file = spec.file(name)
     source = Path(folder) / file.name
     schema = {"columns": [[c.name, c.type] for c in file.columns], "dates": list(file.date_formats)}
@@ -167,23 +278,35 @@ def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = 
             # polars' own number parsing first, as most files spell numbers plainly; the lenient
             # scan (numbers as text, then checked) only for a file it refuses
             pq.build(source, scan_csv(spec, name, folder, lenient=False), schema)
-        except PermissionError:
-            return lf
+        except PermissionError:  # kit.data.cache: its folder cannot be written; read the CSV
+            return _with_unique_ids(spec, name, folder, lf)
         except pl.exceptions.PolarsError:
             try:
                 pq.build(source, lf, schema)
             except pl.exceptions.PolarsError as err:
                 raise parse_error(spec, name, folder, err) from err
-    return pl.scan_parquet(parquet)
+    return _with_unique_ids(spec, name, folder, pl.scan_parquet(parquet))
+
+
+def _with_unique_ids(spec: CompetitionSpec, name: str, folder: Path, lf: pl.LazyFrame) -> pl.LazyFrame:
+    """`lf` once the test file's ids in it are found unique (a no-op for other tables)."""
+    try:
+        _check_ids(spec, name, folder, lf)
+    except pl.exceptions.PolarsError as err:
+        raise parse_error(spec, name, folder, err) from err
+    return lf
 
 
 def read_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = True) -> pl.DataFrame:
     """One of the competition's tables as a typed DataFrame (see `scan_table`)."""
     if not cache:
         try:  # polars' own number parsing first, as in `scan_table`
-            return scan_csv(spec, name, folder, lenient=False).collect()
+            frame = scan_csv(spec, name, folder, lenient=False).collect()
         except pl.exceptions.PolarsError:
             pass
+        else:
+            _check_ids(spec, name, folder, frame)
+            return frame
     try:
         return scan_table(spec, name, folder, cache=cache).collect()
     except pl.exceptions.PolarsError as err:

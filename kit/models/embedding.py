@@ -82,7 +82,13 @@ class _EmbeddingNet(TabularModel):
 
     # -- data -----------------------------------------------------------------------------
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """Raise a KitError for a hyperparameter of the wrong type or shape, before any work."""
+        from kit.models.gbm import check_param_types
+
+        check_param_types(self, {"layers": "ints", "dropout": "numbers", "emb_dropout": "number", "epochs": "int",
+                                 "batch_size": "int", "lr": "number", "weight_decay": "number",
+                                 "pct_start": "number", "patience": "int?", "random_state": "int"})
         if self.epochs < 1 or self.batch_size < 2:
             raise KitError(f"epochs must be >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
         if len(self.dropout) != len(self.layers):
@@ -103,7 +109,7 @@ class _EmbeddingNet(TabularModel):
 
     def _prepare(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None):
         """Validate, encode, set the input statistics; returns device, train and valid tensors."""
-        self._check_params()
+        self.check_params()
         enc, t, valid = self._fit_inputs(X, y, eval_set)
         device = resolve_device(self.device)
         with np.errstate(all="ignore"):

@@ -39,7 +39,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from kit.errors import KitError
 from kit.models._base import Encoded, LabelOutputs, TabularModel, resolve_device
-from kit.models.gbm import lightgbm_threads, row_weights, train_boosters
+from kit.models.gbm import check_param_types, lightgbm_threads, row_weights, train_boosters
 
 BACKENDS = ("auto", "sklearn", "lightgbm")
 #: leaves per tree for LightGBM when max_leaf_nodes is None. It grows trees leaf by leaf, at a
@@ -89,6 +89,18 @@ class _Forest(TabularModel):
 
     # -- fitting --------------------------------------------------------------------------
 
+    def check_params(self) -> None:
+        """Raise a KitError for a hyperparameter of the wrong type (`--param n_estimators=abc`) or
+        below its range, before any work."""
+        check_param_types(self, {"n_estimators": "int", "min_samples_leaf": "int", "max_depth": "int?",
+                                 "max_leaf_nodes": "int?", "max_samples": "number?", "n_jobs": "int",
+                                 "random_state": "int"})
+        if self.n_estimators < 1:
+            raise KitError(f"n_estimators must be at least 1, got {self.n_estimators}")
+        if self.min_samples_leaf < 1:
+            raise KitError(f"min_samples_leaf must be at least 1, got {self.min_samples_leaf}; "
+                           f"e.g. --param min_samples_leaf=3")
+
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, sample_weight: Any = None,
             eval_sample_weight: Any = None, callbacks: Sequence | None = None):
         """Fit the trees. With `eval_set`, its `score` (R² or accuracy) is kept in valid_score_.
@@ -106,8 +118,7 @@ class _Forest(TabularModel):
         if backend == "lightgbm" and self.oob_score:
             raise KitError("oob_score needs backend='sklearn': LightGBM's random forest does not keep "
                            "out-of-bag rows; set oob_score=False and score a validation set instead")
-        if self.n_estimators < 1:
-            raise KitError(f"n_estimators must be at least 1, got {self.n_estimators}")
+        self.check_params()
         enc, t, valid = self._fit_inputs(X, y, eval_set)
         n = enc.n_rows
         w = row_weights(sample_weight, n, "sample_weight")

@@ -15,6 +15,8 @@ True
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,39 @@ def lightgbm_threads(n_jobs: int | None) -> int:
     if n_jobs < 1:
         raise KitError(f"n_jobs must be -1 (all cores) or a positive count, got {n_jobs}")
     return int(n_jobs)
+
+
+#: what each kind of hyperparameter holds, for people, and an example value
+_KINDS = {"int": ("a whole number", "63"), "int?": ("a whole number or null", "63"),
+          "number": ("a number", "0.05"), "number?": ("a number or null", "0.5"),
+          "ints": ("a list of whole numbers", "[200,100]"), "numbers": ("a list of numbers", "[0.01,0.1]")}
+
+
+def _holds(value: Any, kind: str) -> bool:
+    if value is None:
+        return kind.endswith("?")
+    if kind in ("ints", "numbers"):
+        return isinstance(value, (list, tuple)) and all(_holds(v, kind[:-1]) for v in value)
+    if isinstance(value, (bool, np.bool_)):  # True is an int to Python, not a leaf count to anyone
+        return False
+    if kind.startswith("int"):
+        return isinstance(value, (int, np.integer))
+    return isinstance(value, (int, float, np.integer, np.floating))
+
+
+def check_param_types(model: Any, kinds: dict[str, str]) -> None:
+    """Raise a KitError for the first hyperparameter of `model` whose value is not of its kind
+    ("int", "number", "ints", "numbers"; "?" allows None): `--param num_leaves=abc` reaches the
+    model as the text 'abc', which LightGBM, scikit-learn or torch would refuse with a traceback."""
+    for name, kind in kinds.items():
+        value = getattr(model, name)
+        if not _holds(value, kind):
+            what, example = _KINDS[kind]
+            default = type(model)().get_params().get(name)
+            if default is not None and _holds(default, kind):
+                example = json.dumps(list(default) if isinstance(default, tuple) else default).replace(" ", "")
+            raise KitError(f"hyperparameter {name} takes {what}, got {value!r} ({type(value).__name__}); "
+                           f"give e.g. --param {name}={example}")
 
 
 def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, cat_idx: list[int],
@@ -95,7 +130,12 @@ def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, c
             if params.get("device_type") == "gpu":
                 raise KitError(f"LightGBM could not use the GPU ({err}); it needs an OpenCL runtime "
                                "(NVIDIA's driver ships one); use device='cpu'") from err
-            raise
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if not reason.startswith(("Parameter ", "Check failed")):
+                raise  # not about the parameters: a bug, whose traceback stays
+            # the parameters come from the user (--param); LightGBM names the one it refuses
+            reason = re.sub(r" at \S+, line \d+ \.?$", "", reason)  # LightGBM's own source line
+            raise KitError(f"LightGBM refused its parameters: {reason}; fix that --param value") from err
         boosters.append(booster)
     return boosters
 
@@ -130,6 +170,12 @@ def _progress(callbacks: Sequence, total: int):
     return report
 
 
+_LGB_KINDS = {**dict.fromkeys(("n_estimators", "num_leaves", "max_depth", "min_child_samples", "subsample_freq",
+                                 "max_bin", "n_jobs", "random_state"), "int"), "early_stopping_rounds": "int?",
+              **dict.fromkeys(("learning_rate", "subsample", "colsample_bytree", "reg_lambda", "cat_smooth"),
+                              "number")}
+
+
 class _LightGBM(TabularModel):
     """Gradient-boosted trees; see LightGBMRegressor / LightGBMClassifier."""
 
@@ -158,11 +204,29 @@ class _LightGBM(TabularModel):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _params(self, objective: str) -> dict:
+    def check_params(self) -> None:
+        """Raise a KitError for a hyperparameter LightGBM would refuse (a type or a range), before any
+        work: `kit train` and `kit tune` can call it on the resolved parameters."""
+        check_param_types(self, _LGB_KINDS)
         if self.n_estimators < 1:
             raise KitError(f"n_estimators must be at least 1, got {self.n_estimators}")
         if not 0 < self.learning_rate <= 1:
             raise KitError(f"learning_rate must be in (0, 1], got {self.learning_rate}")
+        # what LightGBM would refuse with a native "Check failed" on stderr, said here first
+        for name, low, high in (("num_leaves", 2, 131_072), ("max_bin", 2, None), ("min_child_samples", 0, None),
+                                ("subsample_freq", 0, None), ("reg_lambda", 0, None), ("cat_smooth", 0, None)):
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                within = f"in {low}..{high}" if high is not None else f"at least {low}"
+                raise KitError(f"{name} must be {within}, got {value}; e.g. --param {name}="
+                               f"{type(self)().get_params()[name]} (the default)")
+        for name in ("subsample", "colsample_bytree"):
+            if not 0 < getattr(self, name) <= 1:
+                raise KitError(f"{name} must be a fraction in (0, 1], got {getattr(self, name)}; "
+                               f"e.g. --param {name}=0.8")
+
+    def _params(self, objective: str) -> dict:
+        self.check_params()
         return {
             "objective": objective, "boosting": "gbdt", "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves, "max_depth": self.max_depth,

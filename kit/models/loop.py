@@ -116,25 +116,27 @@ def evaluate(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, confi
 
 
 
-def epoch_reporter(callbacks: Sequence | None, epochs: int) -> Callable[[int, float, float], None] | None:
+def epoch_reporter(callbacks: Sequence | None, epochs: int) -> Callable[[int, float, float | None], None] | None:
     """`train`'s on_epoch that gives kit's fit `callbacks` a FitProgress per epoch (None without any)."""
     if not callbacks:
         return None
     from kit.models._base import FitProgress, notify
 
-    def on_epoch(epoch: int, train_loss: float, valid_loss: float) -> None:
-        notify(callbacks, FitProgress(epoch + 1, "epoch", epochs, float(valid_loss), float(train_loss)))
+    def on_epoch(epoch: int, train_loss: float, valid_loss: float | None) -> None:
+        notify(callbacks, FitProgress(epoch + 1, "epoch", epochs, None if valid_loss is None else float(valid_loss),
+                                      float(train_loss)))
 
     return on_epoch
 
 
 def train(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, config: TrainConfig,
-          valid: Iterable | None = None, on_epoch: Callable[[int, float, float], None] | None = None) -> TrainResult:
+          valid: Iterable | None = None, on_epoch: Callable[[int, float, float | None], None] | None = None) -> TrainResult:
     """Train `model` in place over `batches` for config.epochs with AdamW and one-cycle.
 
-    With `valid`, the weights of the epoch with the lowest validation loss are restored at the end,
-    and `on_epoch(epoch, train_loss, valid_loss)` is called after each epoch (kit.tune reports to
-    Optuna there; an exception it raises, such as optuna.TrialPruned, stops the training).
+    With `valid`, the weights of the epoch with the lowest validation loss are restored at the end.
+    `on_epoch(epoch, train_loss, valid_loss)` is called after each epoch, valid_loss None without
+    `valid` (kit.tune reports to Optuna there, progress lines are said there; an exception it
+    raises, such as optuna.TrialPruned, stops the training).
     """
     steps_per_epoch = len(batches)  # type: ignore[arg-type]
     total_steps = config.epochs * steps_per_epoch
@@ -168,6 +170,8 @@ def train(model: torch.nn.Module, loss_fn: Callable, batches: Iterable, config: 
             train_losses.append(float(total) / max(rows, 1))
             if valid is None:
                 best_epoch = epoch
+                if on_epoch is not None:  # a fit without validation rows (a refit) still says its epochs
+                    on_epoch(epoch, train_losses[-1], None)
                 continue
             valid_losses.append(evaluate(model, loss_fn, valid, config))
             bar.set_postfix(train=f"{train_losses[-1]:.4g}", valid=f"{valid_losses[-1]:.4g}")

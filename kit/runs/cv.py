@@ -86,6 +86,35 @@ def _splits(folds: Any, X: Any, y: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _fit_fold(model: Any, k: int, X: Any, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
+              sample_weight: np.ndarray | None, callbacks, eval_set: bool, stop_split, refit) -> Any:
+    """Fold k's model fitted as `cross_validate` describes (eval_set, stop_split, refit)."""
+    from kit.models import KitEstimator
+
+    kwargs: dict[str, Any] = {}
+    fit_rows, stop_rows = tr, va
+    if isinstance(model, KitEstimator):
+        if eval_set:
+            if stop_split is not None:
+                fit_rows, stop_rows = stop_split(k, tr)
+            kwargs["eval_set"] = (take(X, stop_rows), y[stop_rows])
+            if sample_weight is not None:
+                kwargs["eval_sample_weight"] = sample_weight[stop_rows]
+        if callbacks is not None:
+            kwargs["callbacks"] = callbacks(k)
+    if sample_weight is not None:
+        kwargs["sample_weight"] = sample_weight[fit_rows]
+    model.fit(take(X, fit_rows), y[fit_rows], **kwargs)
+    again = refit(model) if refit is not None and len(fit_rows) < len(tr) else None
+    if again is None:
+        return model
+    more: dict[str, Any] = {} if sample_weight is None else {"sample_weight": sample_weight[tr]}
+    if callbacks is not None and isinstance(again, KitEstimator):  # progress lines for the second fit too
+        more["callbacks"] = callbacks(k)
+    again.fit(take(X, tr), y[tr], **more)
+    return again
+
+
 def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test: Any = None, *,
                    sample_weight: np.ndarray | None = None, scorer: Scorer | None = None,
                    callbacks: Callable[[int], Sequence] | None = None, eval_set: bool = True,
@@ -104,7 +133,8 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
         sample_weight: a weight per row of X, given to fit (and to kit models' eval_set and
             to the scorer for the validation rows).
         scorer: scores each fold's validation rows, `scorer(y_true, y_pred, weights)`.
-        callbacks: `callbacks(k)` -> the fit callbacks for fold k (kit models only).
+        callbacks: `callbacks(k)` -> the fit callbacks for fold k (kit models only); called
+            again for the `refit` of the fold.
         eval_set: give kit models an eval_set (early stopping, the best epoch): the fold's
             validation rows, or with `stop_split` rows of its own training part.
         stop_split: `stop_split(k, train_idx)` -> (fit_idx, stop_idx): kit models fit on
@@ -119,8 +149,6 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
     """
     from sklearn.base import clone
 
-    from kit.models import KitEstimator
-
     y = np.asarray(y)
     n = y.shape[0]
     splits = _splits(folds, X, y)
@@ -130,25 +158,7 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
     models, scores, seconds, test_sum = [], [], [], None
     for k, (tr, va) in enumerate(splits):
         t0 = time.perf_counter()
-        model = clone(estimator)
-        kwargs: dict[str, Any] = {}
-        fit_rows, stop_rows = tr, va
-        if isinstance(model, KitEstimator):
-            if eval_set:
-                if stop_split is not None:
-                    fit_rows, stop_rows = stop_split(k, tr)
-                kwargs["eval_set"] = (take(X, stop_rows), y[stop_rows])
-                if sample_weight is not None:
-                    kwargs["eval_sample_weight"] = sample_weight[stop_rows]
-            if callbacks is not None:
-                kwargs["callbacks"] = callbacks(k)
-        if sample_weight is not None:
-            kwargs["sample_weight"] = sample_weight[fit_rows]
-        model.fit(take(X, fit_rows), y[fit_rows], **kwargs)
-        again = refit(model) if refit is not None and len(fit_rows) < len(tr) else None
-        if again is not None:
-            model = again
-            model.fit(take(X, tr), y[tr], **({} if sample_weight is None else {"sample_weight": sample_weight[tr]}))
+        model = _fit_fold(clone(estimator), k, X, y, tr, va, sample_weight, callbacks, eval_set, stop_split, refit)
         p = predict(model, take(X, va), multilabel)
         oof[va] = p
         fold_of[va] = k

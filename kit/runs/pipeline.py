@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
+from kit.data.cache import require_writable
+from kit.data.cache import runs_dir as default_runs
 from kit.errors import KitError
 from kit.metrics import METRICS, score_interval
 from kit.runs.artifacts import RunResult
@@ -84,6 +86,9 @@ def _ensure_data(comp: Competition, folder: Path, size: str, seed: int, log) -> 
         raise KitError(f"{folder} holds files ({', '.join(sorted(others)[:4])}{', ...' if len(others) > 4 else ''}) "
                        f"but no {spec.train}; finish the download with `kit download {spec.name} --data-dir "
                        f"{folder}`, or point --data-dir at an empty folder to run on a twin")
+    require_writable(folder, f"the {size} twin of {spec.name}",
+                     f"pass --data-dir with a writable folder (e.g. --data-dir ./data/{spec.name}) to run on "
+                     f"a twin, or put the competition's files in {folder}")
     t = time.perf_counter()
     log(f"no {spec.train} in {folder}: writing the {size} twin (seed {seed})")
     generate(comp, folder, size=size, seed=seed)
@@ -156,7 +161,7 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     from kit.data.schema import require
 
     require(spec, folder)  # every required file there before minutes of work
-    runs_dir = Path(runs_dir) if runs_dir else folder / "runs"
+    runs_dir = default_runs(folder, runs_dir)  # ./runs/<name> for a read-only data folder
     plan = plan_validation(comp, folder, horizon=horizon, gap=gap, n_folds=n_folds)
     if adversarial:
         steps.append(_adversarial_step(comp, folder, runs_dir, seed, threads, log, plan.horizon_days))

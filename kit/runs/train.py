@@ -7,6 +7,9 @@ The competition's metric scores each fold on the target's scale (`score_rows`); 
 targets the per-label thresholds are tuned on the out-of-fold predictions (`oof_score`). With
 one holdout fold (the time-based competitions) the test predictions come from the same model
 refitted on every training row.
+
+No fit is silent for long: each fold's fits and the refit on every row say where they are
+about every 10 s (kit.progress.FitLog: the round or epoch, the losses, the seconds).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from kit.errors import KitError
 from kit.features import Prepared
 from kit.labels import predict_labels, tune_thresholds
 from kit.metrics import METRICS, Metric
+from kit.progress import FitLog
 from kit.runs.artifacts import RunResult, write_run
 from kit.runs.cv import CVResult, cross_validate, predict
 from kit.runs.folds import Folds
@@ -68,6 +72,10 @@ def model_params(comp: Competition, model: str, params: dict | None = None, *, t
     bad = [k for k in out if k in MANAGED]
     if bad:
         raise KitError(f"{', '.join(bad)} is set by the run (from the feature code and --seed); leave it out")
+    # a value of the wrong type or range is refused now, before features and folds are built
+    check = getattr(cls(**{k: v for k, v in out.items() if k in allowed}), "check_params", None)
+    if check is not None:
+        check()
     return out
 
 
@@ -94,10 +102,13 @@ def _weights_for(model: str, prepared: Prepared, log) -> np.ndarray | None:
 
 def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, resolved: dict, *,
               seed: int = 0, threads: int | None = None, callbacks: Callable[[int], Sequence] | None = None,
-              log=print, name: str | None = None, X_test: bool = False) -> CVResult:
+              log=print, name: str | None = None, X_test: bool = False, progress: FitLog | None = None) -> CVResult:
     """`model` with `resolved` hyperparameters cross-validated on the competition's folds;
     each fold scored by the competition's metric (at thresholds 0.5 for multilabel); with
-    `X_test` the fold models also predict the test rows."""
+    `X_test` the fold models also predict the test rows.
+
+    Each fold's fit also gets `progress` (default: a kit.progress.FitLog writing to `log`), so a
+    long fit says where it is about every 10 s, after the fold's own `callbacks`."""
     from kit.models import MODELS
 
     spec = comp.spec
@@ -120,11 +131,21 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
     # whole fold (the final refit has no rows to pick an epoch on either).
     rounds = bool(resolved.get("early_stopping_rounds"))
     choose = MODELS[model].stops_early and (rounds or not folds.refit)
-    return cross_validate(build_model(comp, prepared, model, resolved, seed), X, prepared.y, folds.splits,
-                          X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
-                          callbacks=callbacks, log=log, name=name or model, score_name=score_name,
-                          eval_set=choose, stop_split=stop_split(prepared, folds, seed) if choose else None,
-                          refit=refit_with_round if folds.refit and rounds else None)
+    progress = progress or FitLog(name or model, log)
+
+    seen: set[int] = set()
+
+    def with_progress(k: int) -> list:
+        stage = f"fold {k + 1}/{len(folds)}" + (" refit on the whole fold" if k in seen else "")
+        seen.add(k)  # cross_validate asks again for the fold's refit
+        return [*(callbacks(k) if callbacks is not None else ()), progress.begin(stage)]
+
+    with progress.heartbeat():
+        return cross_validate(build_model(comp, prepared, model, resolved, seed), X, prepared.y, folds.splits,
+                              X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
+                              callbacks=with_progress, log=log, name=name or model, score_name=score_name,
+                              eval_set=choose, stop_split=stop_split(prepared, folds, seed) if choose else None,
+                              refit=refit_with_round if folds.refit and rounds else None)
 
 
 def refit_with_round(fitted):
@@ -213,7 +234,10 @@ def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, se
     weight = _weights_for(model, prepared, lambda *_: None)
     from kit.models import MODELS
 
-    m.fit(prepared.inputs(MODELS[model].inputs)[0], prepared.y, **({} if weight is None else {"sample_weight": weight}))
+    progress = FitLog(name, log)
+    with progress.heartbeat():  # the refit on every row is the longest fit of a run: it says where it is
+        m.fit(prepared.inputs(MODELS[model].inputs)[0], prepared.y, callbacks=[progress.begin("refit on all rows")],
+              **({} if weight is None else {"sample_weight": weight}))
     log(f"  {name} refit on all {prepared.n_rows:,} rows{' with ' + str(extra) if extra else ''} "
         f"({time.perf_counter() - tf:.1f}s)")
     return m

@@ -57,9 +57,12 @@ def _check(comp: Competition, folder: Path, model: str, trials: int | None, time
     if trials is None and timeout is None:
         raise KitError("give --trials N or --timeout SECONDS (or both), or the study would never stop")
     if trials is not None and trials < 1:
-        raise KitError(f"--trials must be at least 1, got {trials}")
+        raise KitError(f"--trials must be at least 1, got {trials}; give the trials to run, e.g. --trials 20")
+    if timeout is not None and not timeout > 0:
+        raise KitError(f"--timeout must be a positive number of seconds, got {timeout:g}; e.g. --timeout 3600, "
+                       "or leave it out and give --trials")
     if workers < 1:
-        raise KitError(f"--workers must be at least 1, got {workers}")
+        raise KitError(f"--workers must be at least 1, got {workers}; e.g. --workers 2 (one per core or two)")
     if not (folder / spec.train).exists():
         raise KitError(f"no {spec.train} in {folder}: run `kit generate {spec.name}` (a twin) or "
                        f"`kit download {spec.name}` first")
@@ -85,6 +88,7 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
     search (on top of the competition's defaults). `plan` is the validation plan
     (kit.runs.plan_validation; default: from the data).
     """
+    from kit.data import cache
     from kit.features import prepare
     from kit.runs import load_folds, plan_validation
 
@@ -94,7 +98,7 @@ def tune(comp: Competition, folder: str | os.PathLike, model: str, *, trials: in
     notes = check_fixed(model, fixed)
     t0 = time.time()
     job = TuneJob(competition=comp.spec.name, data_dir=folder,
-                  runs_dir=Path(runs_dir) if runs_dir else folder / "runs", model=model,
+                  runs_dir=cache.runs_dir(folder, runs_dir), model=model,
                   study=study or default_study_name(comp, model), storage=storage, seed=seed,
                   threads=threads if threads is not None else max(1, (os.cpu_count() or 1) // workers),
                   heartbeat=heartbeat, fixed=fixed, deadline=None if timeout is None else t0 + timeout,

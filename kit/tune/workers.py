@@ -11,9 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from kit.tune.objective import TrialData, objective
 from kit.tune.recovery import fail_dead_trials, requeue
 from kit.tune.storage import open_study
 
-__all__ = ["TuneJob", "Budget", "work", "run_workers"]
+__all__ = ["TuneJob", "Budget", "Interrupted", "work", "run_workers", "sigterm_as_interrupt", "describe"]
 
 
 @dataclass(frozen=True)
@@ -119,52 +123,91 @@ def work(job: TuneJob, worker: int, budget: Budget, log, data: tuple | None = No
     if data is None:
         prepared = prepare(comp, job.data_dir, seed=job.seed)
         data = prepared, load_folds(comp, prepared, job.runs_dir, seed=job.seed, plan=job.plan)
-    trial_data = TrialData(comp, data[0], data[1], job.model, job.seed, job.threads, dict(job.fixed))
+    trial_data = TrialData(comp, data[0], data[1], job.model, job.seed, job.threads, dict(job.fixed),
+                           log=log, worker=worker)
     finished = 0
-    while (job.deadline is None or time.time() < job.deadline) and budget.take():
-        revived = fail_dead_trials(s)  # same host: a dead process is seen at once, no heartbeat needed
-        if revived:
-            log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} were left running by a dead worker: "
-                "marked failed and queued again")
-        try:
-            s.optimize(lambda t: objective(trial_data, t), n_trials=1, catch=())
-        except KeyboardInterrupt:
-            _interrupted(s, worker, log)
-            raise
-        budget.done()
-        t = last_own_trial(s)
-        if t is not None and t.state.name in ("COMPLETE", "PRUNED"):
-            finished += 1
-        best = record_best(s)  # stored with the study as it goes: a killed run keeps its best
-        log(f"worker {worker}: {_describe(t, job.model, comp.spec.metric)}"
-            f"{'' if best is None else f'  [best {best:.5f}]'}")
+    with sigterm_as_interrupt():
+        while (job.deadline is None or time.time() < job.deadline) and budget.take():
+            revived = fail_dead_trials(s)  # same host: a dead process is seen at once, no heartbeat needed
+            if revived:
+                log(f"worker {worker}: trial(s) {', '.join(map(str, revived))} were left running by a dead "
+                    "worker: marked failed and queued again")
+            try:
+                s.optimize(lambda t: objective(trial_data, t), n_trials=1, catch=())
+            except KeyboardInterrupt:
+                with _signals(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the requeue
+                    message = _interrupted(s, worker, log)
+                raise Interrupted(message) from None
+            budget.done()
+            t = last_own_trial(s)
+            if t is not None and t.state.name in ("COMPLETE", "PRUNED"):
+                finished += 1
+            best = record_best(s)  # stored with the study as it goes: a killed run keeps its best
+            log(f"worker {worker}: {describe(t, comp.spec.metric)}{'' if best is None else f'  [best {best:.5f}]'}")
     return finished
 
 
-def _interrupted(s, worker: int, log) -> None:
-    """Ctrl-C: fail the trial in flight (if Optuna did not) and queue it again."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM in a worker; its message says what became of the trial in flight."""
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def sigterm_as_interrupt():
+    """SIGTERM takes Ctrl-C's path (KeyboardInterrupt) for the block: the trial in flight is
+    failed and queued again rather than left RUNNING."""
+    return _signals(_raise_interrupt, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals(handler, *signums: int) -> Iterator[None]:
+    """`handler` for `signums` during the block; only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {n: signal.signal(n, handler) for n in signums}
+    try:
+        yield
+    finally:
+        for n, h in before.items():
+            signal.signal(n, h)
+
+
+def _interrupted(s, worker: int, log) -> str:
+    """Ctrl-C: fail the trial in flight (if Optuna did not) and queue it again; returns the line
+    that says so."""
     queued = fail_dead_trials(s, {os.getpid()})
     t = last_own_trial(s)
     if not queued and t is not None and t.state.name == "FAIL" and not any(
             x.system_attrs.get("failed_trial") == t.number for x in s.get_trials(deepcopy=False)):
         requeue(s, t)
         queued = [t.number]
-    if queued:
-        log(f"worker {worker}: interrupted; trial {queued[0]} marked failed and queued for the next run")
+    if not queued:
+        return "interrupted between trials; nothing was lost"
+    message = f"interrupted; trial {queued[0]} failed and will run again on the next kit tune"
+    log(f"worker {worker}: {message}")
+    return message
 
 
-def _describe(t, model: str, metric: str) -> str:
-    """'trial 7 (retry of trial 3) RMSPE 0.12345', or '... pruned at round 60'."""
+def describe(t, metric: str) -> str:
+    """'trial 7 (retry of trial 3) RMSPE 0.12345 in 12s; num_leaves=31, learning_rate=0.05',
+    or '... pruned at round 600 in 8s; ...'."""
     if t is None:
         return "trial ? ?"
     if t.state.name == "PRUNED":
-        value = f"pruned at {'round' if model == 'lgbm' else 'epoch'} {max(t.intermediate_values, default=0)}"
+        value = f"pruned at {t.user_attrs.get('pruned_at', f'step {t.last_step}')}"
     elif t.state.name == "COMPLETE":
         value = f"{metric.upper()} {t.value:.5f}"
     else:
         value = t.state.name.lower()
     retry = f" (retry of trial {t.system_attrs['failed_trial']})" if "failed_trial" in t.system_attrs else ""
-    return f"trial {t.number}{retry} {value}"
+    took = ""
+    if t.datetime_start is not None and t.datetime_complete is not None:
+        took = f" in {(t.datetime_complete - t.datetime_start).total_seconds():.0f}s"
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
+    return f"trial {t.number}{retry} {value}{took}" + (f"; {params}" if params else "")
 
 
 def last_own_trial(s):
@@ -182,6 +225,23 @@ def _child(job: TuneJob, worker: int, shared, in_flight) -> None:
     except KitError as err:
         print(f"worker {worker}: error: {err}", flush=True)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:  # its line is said; the parent says the command's
+        raise SystemExit(130) from None
+
+
+def _stop(procs: dict, s) -> None:
+    """The parent was interrupted: each live child gets SIGTERM (Ctrl-C's path: its trial is failed
+    and queued again), and the parent waits for them before passing the interrupt on."""
+    with _signals(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM):
+        for p in procs.values():
+            if p.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGTERM)
+        for p in procs.values():
+            p.join(timeout=60)
+        fail_dead_trials(s, {p.pid for p in procs.values()})  # a child that could not say so itself
+    raise Interrupted("interrupted; each worker's trial in flight failed and will run again on the next "
+                      "kit tune") from None
 
 
 def run_workers(job: TuneJob, trials: int | None, s, log) -> None:
@@ -195,7 +255,15 @@ def run_workers(job: TuneJob, trials: int | None, s, log) -> None:
         p = ctx.Process(target=_child, args=(job, k, shared, flights[k]), name=f"kit-tune-{k}")
         p.start()
         procs[k] = p
-    live = dict(procs)
+    try:
+        with sigterm_as_interrupt():
+            _watch(dict(procs), shared, flights, s, log)
+    except KeyboardInterrupt:
+        _stop(procs, s)
+
+
+def _watch(live: dict, shared, flights: dict, s, log) -> None:
+    """Wait for the children; a child that dies has its trial failed and queued again."""
     while live:
         for k, p in list(live.items()):
             p.join(timeout=0.2)

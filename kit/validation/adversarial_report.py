@@ -229,6 +229,7 @@ def write_report(report: AdversarialReport, out_dir: str | os.PathLike) -> Adver
     return AdversarialFiles(png, js, pq)
 
 
-def default_out_dir(data_dir: str | os.PathLike, name: str) -> Path:
-    """`<data-dir>/../reports/<name>`: reports sit beside the data, not inside it."""
-    return Path(data_dir).parent / "reports" / name
+def default_out_dir(runs_dir: str | os.PathLike) -> Path:
+    """`<runs>/adversarial`: every report of a competition lives in its runs folder, where
+    `kit run` writes the same report, so there is one place to look."""
+    return Path(runs_dir) / "adversarial"

@@ -51,7 +51,7 @@ class Case:
     code: int = 2
     #: glob patterns (relative to {tmp}) of files the command may change or remove
     changes: tuple[str, ...] = ()
-    #: run `python -m kit` in a subprocess (signals, other processes, environment)
+    #: run `python -m kit.cli` in a subprocess (signals, other processes, environment)
     subprocess: bool = False
     #: extra environment for a subprocess case
     env: dict[str, str] = field(default_factory=dict)
@@ -84,7 +84,7 @@ def run_kit(argv: Sequence[str], *, in_subprocess: bool = False, env: dict[str, 
     """`kit ARGV`: its exit code, stdout and stderr."""
     if in_subprocess:
         full_env = {**os.environ, **(env or {})}
-        p = subprocess.run([sys.executable, "-m", "kit", *argv], capture_output=True, text=True,
+        p = subprocess.run([sys.executable, "-m", "kit.cli", *argv], capture_output=True, text=True,
                            env=full_env, cwd=cwd, timeout=timeout)
         return Result(p.returncode, p.stdout, p.stderr)
     from kit.cli import main
@@ -102,7 +102,8 @@ def run_case(case: Case, tmp: Path, twin: Callable[[str], Path]) -> tuple[Result
     """Run `case` in the empty folder `tmp`; assert everything the module docstring lists."""
     data = tmp / "data"
     if case.competition:
-        shutil.copytree(twin(case.competition), data)
+        # as a download leaves it: the session's twin may hold caches and runs other tests made
+        shutil.copytree(twin(case.competition), data, ignore=shutil.ignore_patterns(".kit-cache", "runs"))
     else:
         data.mkdir()
     if case.setup:

@@ -28,6 +28,7 @@ def test_unknown_size(tmp_path):
 def test_crash_leaves_previous_data_untouched(tmp_path, monkeypatch):
     comp = get("porto_seguro")
     (tmp_path / "train.csv").write_text("old\n")
+    (tmp_path / core.MARKER).write_text("{}")  # an earlier twin's file: the only kind generate replaces
 
     def boom(out, *, size, seed):
         (out / "train.csv").write_text("half")
@@ -38,7 +39,7 @@ def test_crash_leaves_previous_data_untouched(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk on fire"):
         core.generate(fake, tmp_path, size="tiny")
     assert (tmp_path / "train.csv").read_text() == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv"]  # no staging folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [core.MARKER, "train.csv"]  # no staging folder left
 
 
 def test_missing_file_is_a_generator_bug(tmp_path):
