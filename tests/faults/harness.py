@@ -112,7 +112,7 @@ def run_case(case: Case, tmp: Path, twin: Callable[[str], Path]) -> tuple[Result
     argv = [a.format(data=data, tmp=tmp) for a in case.argv]
     result = run_kit(argv, in_subprocess=case.subprocess, env=case.env, cwd=tmp)
     after = snapshot(tmp)
-    _record(case, argv, result, before, after)
+    _record(case, argv, result, before, after, tmp)
 
     assert result.code == case.code, f"exit {result.code}, wanted {case.code}\n{result.err[-2000:]}"
     assert "Traceback" not in result.err, result.err[-3000:]
@@ -133,11 +133,12 @@ def run_case(case: Case, tmp: Path, twin: Callable[[str], Path]) -> tuple[Result
     return result, before, after
 
 
-def _record(case: Case, argv, result: Result, before: dict, after: dict) -> None:
+def _record(case: Case, argv, result: Result, before: dict, after: dict, tmp: Path) -> None:
     path = os.environ.get("KIT_FAULTS_TABLE")
     if not path:
         return
     first = next((ln for ln in result.err.splitlines() if ln.strip()), "(nothing on stderr)")
+    first = first.replace(f"{tmp}/", "")
     lost = len([f for f in before if f not in after])
     changed = len([f for f in before if f in after and before[f] != after[f]])
     new = len([f for f in after if f not in before])
