@@ -93,16 +93,18 @@ def study(sp: argparse.ArgumentParser, *,
     sp.add_argument("--study", metavar=study_metavar, help=study_help)
 
 
-def validation(sp: argparse.ArgumentParser) -> None:
-    """--horizon, --gap, --folds: the validation plan (default: what the test file asks)."""
+def validation(sp: argparse.ArgumentParser, *, folds: bool = True) -> None:
+    """--horizon, --gap and (with `folds`) --folds: the validation plan (default: what the test
+    file asks)."""
     sp.add_argument("--horizon", type=int, metavar="DAYS",
                     help="days per validation window (default: the test file's own date span)")
     sp.add_argument("--gap", type=int, metavar="DAYS",
                     help="days between each window's training and validation days (default: the days "
                          "between the end of train and the start of the test)")
-    sp.add_argument("--folds", type=int, metavar="N",
-                    help="folds, or walk-forward windows where the test is the future (default: the "
-                         "competition's; 3 windows where the data allows)")
+    if folds:
+        sp.add_argument("--folds", type=int, metavar="N",
+                        help="folds, or walk-forward windows where the test is the future (default: the "
+                             "competition's; 3 windows where the data allows)")
 
 
 # --------------------------------------------------------------------------- resolving

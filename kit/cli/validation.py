@@ -53,8 +53,9 @@ def add_adversarial(sub) -> None:
                     "and report its AUC (0.5: alike, a random split is fair; above: the test differs), the "
                     "features that separate them (gain share and a KS / total-variation drift), a loop "
                     "that drops the top feature and refits until the AUC nears 0.5, and the train rows "
-                    "that look most like the test. Writes adversarial.png, adversarial.json and "
-                    "adversarial_test_like.parquet.",
+                    "that look most like the test. With --horizon or --gap (where the test is a later period) "
+                    "the test is compared with the days of the 3 validation windows only. Writes "
+                    "adversarial.png, adversarial.json and adversarial_test_like.parquet.",
         epilog="examples:\n  kit adversarial rossmann\n"
                "  kit adversarial --train a.csv --test b.csv --id id --target y --drop noisy_col\n\n"
                "The time column of a forecasting competition (and columns computed from its date, such "
@@ -73,12 +74,8 @@ def add_adversarial(sub) -> None:
     sp.add_argument("--keep-time", action="store_true",
                     help="keep the time column and the columns derived from it as features")
     sp.add_argument("--folds", type=int, default=5, help="cross-validation folds of the classifier (default 5)")
-    sp.add_argument("--horizon", type=int, metavar="DAYS",
-                    help="where the test is a later period: compare it with the validation windows' days only "
-                         "(the last 3 x DAYS days of train) instead of all of train")
-    sp.add_argument("--gap", type=int, metavar="DAYS",
-                    help="with --horizon: the days between each window's training and validation days; the "
-                         "windows' own days, which are what is compared, do not move")
+    # the plan's windows: with --horizon or --gap the test is compared with their days only
+    opt.validation(sp, folds=False)
     sp.add_argument("--max-rows", type=int, default=200_000,
                     help="rows the classifier sees per side, a seeded sample (default 200000)")
     sp.add_argument("--threshold", type=float, default=0.55,

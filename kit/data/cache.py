@@ -154,17 +154,9 @@ def is_fresh(source: Path, schema: dict) -> bool:
 
 
 def build(source: Path, lf: pl.LazyFrame, schema: dict) -> Path:
-    """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path.
-
-    A cache folder that cannot be written (a full disk, a read-only home) raises PermissionError,
-    whatever the OS said, as kit.data.tables.scan_table then reads the CSV uncached.
-    """
+    """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path (an
+    OSError where the cache folder cannot be written: kit.data.tables then reads the CSV uncached)."""
     parquet, meta = paths(source)
-    try:
-        write_atomic(parquet, lambda tmp: lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000))
-        write_text(meta, json.dumps(_fingerprint(source, schema)))  # last: it vouches for the Parquet file
-    except PermissionError:
-        raise
-    except OSError as err:
-        raise PermissionError(err.errno, f"cannot write the cache {parquet}: {err.strerror or err}") from err
+    write_atomic(parquet, lambda tmp: lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000))
+    write_text(meta, json.dumps(_fingerprint(source, schema)))  # last: it vouches for the Parquet file
     return parquet

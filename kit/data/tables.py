@@ -258,34 +258,41 @@ def parse_error(spec: CompetitionSpec, name: str, folder: Path, err: Exception) 
 def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = True) -> pl.LazyFrame:
     """A lazy frame over one of the competition's tables, typed, dates parsed.
 
-    With `cache` (the default) the CSV is parsed once into `<folder>/.kit-cache/` as Parquet
+    With `cache` (the default) the CSV is parsed once into its cache folder as Parquet
+    (kit.data.cache.cache_dir)
     and later scans read the Parquet; a cache older than its CSV is rebuilt. A folder that
     cannot be written falls back to reading the CSV. The CSV is checked whole first (`check_csv`:
     also when the cache is fresh, as a cut file must not hide behind it), and the test file's ids
     must be unique.
     """
+    lf = scan_csv(spec, name, folder)
+    if cache:
+        file = spec.file(name)
+        source = Path(folder) / file.name
+        schema = {"columns": [[c.name, c.type] for c in file.columns], "dates": list(file.date_formats)}
+        try:
+            lf = pl.scan_parquet(_cached(spec, name, folder, source, schema, lf))
+        except OSError:  # the cache cannot be written (read-only, full): read the CSV uncached
+            pass
+    return _with_unique_ids(spec, name, folder, lf)
+
+
+def _cached(spec: CompetitionSpec, name: str, folder: Path, source: Path, schema: dict, lenient: pl.LazyFrame) -> Path:
+    """The fresh Parquet cache of `source`, built first where it is missing or stale."""
     from kit.data import cache as pq
 
-    lf = scan_csv(spec, name, folder)
-    if not cache:
-        return _with_unique_ids(spec, name, folder, lf)
-    file = spec.file(name)
-    source = Path(folder) / file.name
-    schema = {"columns": [[c.name, c.type] for c in file.columns], "dates": list(file.date_formats)}
     parquet, _ = pq.paths(source)
-    if not pq.is_fresh(source, schema):
+    if pq.is_fresh(source, schema):
+        return parquet
+    try:
+        # polars' own number parsing first, as most files spell numbers plainly; the lenient
+        # scan (numbers as text, then checked) only for a file it refuses
+        return pq.build(source, scan_csv(spec, name, folder, lenient=False), schema)
+    except pl.exceptions.PolarsError:
         try:
-            # polars' own number parsing first, as most files spell numbers plainly; the lenient
-            # scan (numbers as text, then checked) only for a file it refuses
-            pq.build(source, scan_csv(spec, name, folder, lenient=False), schema)
-        except PermissionError:  # kit.data.cache: its folder cannot be written; read the CSV
-            return _with_unique_ids(spec, name, folder, lf)
-        except pl.exceptions.PolarsError:
-            try:
-                pq.build(source, lf, schema)
-            except pl.exceptions.PolarsError as err:
-                raise parse_error(spec, name, folder, err) from err
-    return _with_unique_ids(spec, name, folder, pl.scan_parquet(parquet))
+            return pq.build(source, lenient, schema)
+        except pl.exceptions.PolarsError as err:
+            raise parse_error(spec, name, folder, err) from err
 
 
 def _with_unique_ids(spec: CompetitionSpec, name: str, folder: Path, lf: pl.LazyFrame) -> pl.LazyFrame:
