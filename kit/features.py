@@ -17,8 +17,9 @@ Nothing here reads the hidden solution.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,11 @@ class Prepared:
     #: table models (kit.models.MODELS[...].inputs == "table"), e.g. per-chip colour statistics
     X_table: Any = None
     X_test_table: Any = None
+    #: the value behind each code of coded categorical columns (code i is levels[col][i - 1], 0 is
+    #: missing or unknown), so explanations can say "ProductSize = Large" instead of 3
+    levels: dict[str, tuple] = field(default_factory=dict)
+    #: features the feature code built but the user dropped (`--drop`; written to a run's config)
+    dropped: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.X)
@@ -117,6 +123,37 @@ class Prepared:
         """Model-scale test predictions -> the values written to the submission."""
         values = self.to_target(test_pred)
         return self.finish(values) if self.finish is not None else values
+
+
+def drop_features(prepared: Prepared, columns: Sequence[str]) -> Prepared:
+    """`prepared` without the feature `columns` (`kit train --drop`, what `kit explain` says can
+    go); the rows, targets and folds stay the same, so the run blends with the others.
+
+    >>> p = Prepared(X=pl.DataFrame({"a": [1, 2], "b": [3, 4]}), y=np.zeros(2),
+    ...              X_test=pl.DataFrame({"a": [5], "b": [6]}), test_ids=pl.Series("id", [1]), cat_features=("a",))
+    >>> q = drop_features(p, ["a"]); q.X.columns, q.cat_features
+    (['b'], ())
+    """
+    columns = list(dict.fromkeys(columns))
+    if not columns:
+        return prepared
+    if not isinstance(prepared.X, pl.DataFrame):
+        raise KitError("--drop takes table features, but this competition's models read images; leave it out")
+    have = prepared.X.columns
+    unknown = [c for c in columns if c not in have]
+    if unknown:
+        shown = ", ".join(have[:15]) + (f", ... ({len(have)} in all)" if len(have) > 15 else "")
+        raise KitError(f"--drop names {', '.join(unknown)}, not a feature of this competition; its features are "
+                       f"{shown}")
+    if len(columns) >= len(have):
+        raise KitError(f"--drop would leave no features ({len(have)} in all); drop fewer")
+    gone = set(columns)
+    return dataclasses.replace(
+        prepared, X=prepared.X.drop(columns), X_test=prepared.X_test.drop(columns),
+        cat_features=tuple(c for c in prepared.cat_features if c not in gone),
+        ordered_features=tuple(c for c in prepared.ordered_features if c not in gone),
+        levels={c: v for c, v in prepared.levels.items() if c not in gone}, dropped=(*prepared.dropped, *columns),
+        notes=(*prepared.notes, f"dropped {len(columns)} feature(s) as asked: {', '.join(columns)}"))
 
 
 def log_target(values: np.ndarray | pl.Series) -> np.ndarray:
@@ -187,5 +224,6 @@ def generic_prepare(spec: CompetitionSpec, folder: Path, *, seed: int = 0) -> Pr
     return Prepared(
         X=tr.frame, y=log_target(y) if log else y, X_test=te.frame, test_ids=test[spec.id_column],
         cat_features=tuple(tr.cat_names), ordered_features=tr.ordered_names, target_transform="log1p" if log else "identity",
+        levels=tr.levels,
         dates=train[spec.time_column] if spec.time_column else None,
     )

@@ -91,6 +91,9 @@ class Processed:
     #: categorical columns whose codes follow a natural order (the date parts: month, week,
     #: day of year ...): a network embeds them, a boosted tree should split them as numbers
     ordered_names: tuple[str, ...] = ()
+    #: the value behind each code of the categorical columns (not the `_na` flags): code i is
+    #: levels[col][i - 1], 0 is missing or unseen; for people (kit.explain's labels)
+    levels: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -384,7 +387,8 @@ class TabularProcessor:
         filled = {c: int(n) for c, n in counts.drop("_").row(0, named=True).items() if n}
         return Processed(frame=out, cat_names=self.cat_names_, cont_names=self.cont_names_,
                          cardinalities=dict(self.cardinalities_), filled_without_flag=filled,
-                         ordered_names=self.ordered_names_)
+                         ordered_names=self.ordered_names_,
+                         levels={c: tuple(v.to_list()) for c, v in self.levels_.items()})
 
     def fit_transform(self, df: Any) -> Processed:
         """`fit(df)` then `transform(df)`."""

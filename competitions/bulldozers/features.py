@@ -144,6 +144,7 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prep
     return Prepared(
         X=X.frame, y=log_target(frames.train[target]), X_test=X_test.frame, test_ids=frames.test[spec.id_column],
         cat_features=X.cat_names, ordered_features=X.ordered_names, target_transform="log1p", dates=frames.train[spec.time_column],
+        levels={**X.levels, **{c: tuple(v) for c, v in ORDERED.items() if c in X.frame.columns}},
         notes=(f"{X.frame.width} features ({len(X.cat_names)} categorical) from {spec.train}"
                + (" and Machine_Appendix.csv" if has_appendix else
                   "; Machine_Appendix.csv (optional) is absent: no MfgYear or size columns"),

@@ -298,6 +298,7 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0) -> Prep
     return Prepared(
         X=X.frame, y=log_target(kept["Sales"]), X_test=X_test.frame, test_ids=frames.test["Id"],
         cat_features=X.cat_names, ordered_features=X.ordered_names, target_transform="log1p", dates=kept["Date"], finish=finish,
+        levels=X.levels,
         notes=(f"{X.frame.width} features ({len(X.cat_names)} categorical); store.csv joined"
                + (f", also {', '.join(used)}" if used else
                   "; store_states.csv (optional, external) is absent: no State feature"),

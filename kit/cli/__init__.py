@@ -2,7 +2,7 @@
 
 Each command is a pair in one of the modules here, `add_NAME(sub)` declaring its parser and
 `cmd_NAME(args)` running it: `data` (list, generate, baseline, score, download, submit),
-`validation` (study, adversarial), `training` (train, blend, tune, run). Options that
+`validation` (study, adversarial), `training` (train, blend, tune, run), `explain` (explain). Options that
 several commands share are declared once, in `options`. Parsing imports nothing heavy, so
 `kit --help` is instant; the library loads inside the `cmd_` functions.
 """
@@ -34,6 +34,7 @@ steps (each one command; `kit COMMAND --help` for its options):
   kit tune rossmann --model lgbm        Optuna study of a model's hyperparameters (resumable; PostgreSQL)
   kit blend rossmann lgbm rf            weights fitted out of fold; a checked submission
   kit run rossmann                      all of it: twin or data -> models -> blend -> submission -> score
+  kit explain rossmann lgbm             what a model learned: importance, dependence, one row ...; HTML
 
 Data lives in ./data/<competition> unless --data-dir or $KIT_DATA says otherwise.
 A full disk, a read-only folder or a denied permission is told in one line; KIT_DEBUG=1 shows
@@ -43,7 +44,7 @@ its traceback too.
 
 def build_parser() -> argparse.ArgumentParser:
     """The `kit` parser: one subcommand per step, each with its `func`."""
-    from kit.cli import data, training, validation
+    from kit.cli import data, explain, training, validation
 
     p = argparse.ArgumentParser(
         prog="kit", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for add in (data.add_list, data.add_generate, data.add_baseline, data.add_score, validation.add_study,
                 data.add_download, data.add_submit, validation.add_adversarial, training.add_train,
-                training.add_blend, training.add_tune, training.add_run):
+                training.add_blend, training.add_tune, training.add_run, explain.add_explain):
         add(sub)
     return p
 

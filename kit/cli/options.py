@@ -75,6 +75,11 @@ def no_adversarial(sp: argparse.ArgumentParser, help: str) -> None:
     sp.add_argument("--no-adversarial", action="store_true", help=help)
 
 
+def drop(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--drop", metavar="COL", nargs="+", action="extend", default=[],
+                    help="leave these feature columns out of the models (e.g. what `kit explain` says can go)")
+
+
 def param(sp: argparse.ArgumentParser, help: str, *, metavar: str = "KEY=VALUE") -> None:
     """--param, repeatable; parsed by `params` (KEY=VALUE) or `model_params` (MODEL.KEY=VALUE)."""
     sp.add_argument("--param", action="append", metavar=metavar, help=help)

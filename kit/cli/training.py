@@ -21,6 +21,7 @@ def add_train(sub) -> None:
     opt.competition(sp)
     sp.add_argument("--model", required=True, help="rf, lgbm, nn or cnn (see kit.models)")
     opt.param(sp, "override a hyperparameter of the competition's defaults (repeatable)")
+    opt.drop(sp)
     sp.add_argument("--name", help="run folder name (default: the model name)")
     sp.add_argument("--force", action="store_true",
                     help="replace an existing run of that name (default: refuse it, keeping it as it is)")
@@ -35,14 +36,14 @@ def add_train(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from kit.features import prepare
+    from kit.features import drop_features, prepare
     from kit.runs import load_folds, train
 
     comp, folder = opt.competition_and_folder(args)
     runs = opt.runs_folder(folder, args.runs_dir)
     out = runs / (args.name or args.model)
     _refuse_existing(out, args.force)  # before minutes of training
-    prepared = prepare(comp, folder, seed=args.seed)
+    prepared = drop_features(prepare(comp, folder, seed=args.seed), args.drop)
     folds = load_folds(comp, prepared, runs, seed=args.seed, plan=opt.plan(args, comp, folder))
     print(f"{comp.name}: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows, "
           f"{len(folds)} fold(s) ({folds.scheme}); training {args.model} into {out}")
@@ -190,6 +191,7 @@ def add_run(sub) -> None:
     opt.param(sp, "override one model's hyperparameter, e.g. lgbm.num_leaves=63 (repeatable)",
               metavar="MODEL.KEY=VALUE")
     opt.no_adversarial(sp, "skip the adversarial check")
+    opt.drop(sp)
     opt.params_choice(sp, "best: each model with a `kit tune` study starts from its best trial")
     opt.study(sp, storage_help="where the studies are for --params best (default: the journal files in RUNS/tune)",
               study_metavar="PREFIX", study_help="study names are PREFIX-MODEL (default COMPETITION-MODEL)")
@@ -215,7 +217,7 @@ def cmd_run(args) -> int:
     summary = run_all(comp, folder, size=args.size, seed=args.seed, models=args.model or None,
                       runs_dir=args.runs_dir, submission=args.output, threads=args.threads,
                       adversarial=not args.no_adversarial, params=params, horizon=args.horizon, gap=args.gap,
-                      n_folds=args.folds)
+                      n_folds=args.folds, drop=args.drop)
     print()
     print(summary.table())
     return 0

@@ -278,6 +278,31 @@ class _Forest(TabularModel):
     def _squeeze(self, a: np.ndarray) -> np.ndarray:
         return a[:, 0] if a.shape[1] == 1 and self._n_out() == 1 else a
 
+    def contributions(self, X: Any) -> np.ndarray:
+        """Each feature's contribution to each row's prediction, (n, n_features + 1).
+
+        Columns follow `schema_.feature_names`, then the bias LAST. scikit-learn backend: the
+        path decomposition (tree interpreter) averaged over the trees; a row sums to predict(X),
+        or to P(class 1) = predict_proba(X)[:, 1] for a binary classifier. LightGBM backend:
+        TreeSHAP averaged over the trees; a row sums to predict(X), or to the log-odds
+        logit(P(class 1)) for a classifier (rf mode averages raw scores before the sigmoid).
+        `kit.models.tree_paths.contribution_scale(model)` says which. Multilabel: a KitError.
+
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2)); y = X[:, 0] + 0.1 * rng.normal(size=100)
+        >>> m = ForestRegressor(n_estimators=5, n_jobs=1).fit(X, y)
+        >>> bool(np.allclose(m.contributions(X[:3]).sum(axis=1), m.predict(X[:3])))
+        True
+        """
+        from kit.models.tree_paths import booster_contributions, check_single_output, forest_contributions, one_booster
+
+        M = self._encode(X).matrix()  # checks that the model is fitted
+        name = type(self).__name__
+        if self.backend_ == "lightgbm":
+            return booster_contributions(one_booster(self.boosters_, name), M, average=True)
+        check_single_output(self.n_outputs_ if self._classifier else 1, name)
+        return forest_contributions(self.estimator_.estimators_, M, positive_class=1 if self._classifier else None)
+
     # -- importance -----------------------------------------------------------------------
 
     def feature_importance(self) -> pl.DataFrame:

@@ -267,6 +267,28 @@ class _LightGBM(TabularModel):
         X = enc.matrix()
         return np.column_stack([b.predict(X, num_iteration=b.best_iteration or None) for b in self.boosters_])
 
+    def contributions(self, X: Any) -> np.ndarray:
+        """Each feature's TreeSHAP contribution to each row's raw score, (n, n_features + 1).
+
+        Columns follow `schema_.feature_names`, then the bias (the expected raw score) LAST.
+        A row sums to predict(X) for a regressor and to the log-odds logit(predict_proba(X)[:, 1])
+        for a binary classifier (the trees add up raw scores; the sigmoid comes after). A
+        multilabel classifier has one booster per label: a KitError asks for one label's model.
+        Uses the best round, as predict does.
+
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 2)); y = X[:, 0] + 0.1 * rng.normal(size=200)
+        >>> m = LightGBMRegressor(n_estimators=20, n_jobs=1).fit(X, y)
+        >>> c = m.contributions(X[:3])
+        >>> c.shape, bool(np.allclose(c.sum(axis=1), m.predict(X[:3])))
+        ((3, 3), True)
+        """
+        from kit.models.tree_paths import booster_contributions, one_booster
+
+        matrix = self._encode(X).matrix()  # checks that the model is fitted
+        booster = one_booster(self.boosters_, type(self).__name__)
+        return booster_contributions(booster, matrix, num_iteration=booster.best_iteration or None)
+
     def feature_importance(self, kind: str = "gain") -> pl.DataFrame:
         """Total split gain (or split count, kind="split") per feature, summed over labels, as shares."""
         if kind not in ("gain", "split"):

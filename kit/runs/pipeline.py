@@ -141,14 +141,15 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
             models: Sequence[str] | None = None, runs_dir: str | os.PathLike | None = None,
             submission: str | os.PathLike | None = None, threads: int | None = None,
             adversarial: bool = True, params: dict[str, dict] | None = None, horizon: int | None = None,
-            gap: int | None = None, n_folds: int | None = None, log=print) -> RunSummary:
+            gap: int | None = None, n_folds: int | None = None, drop: Sequence[str] = (), log=print) -> RunSummary:
     """Data (a twin made when the folder has none) -> adversarial check -> the competition's
     default models -> blend -> a checked submission -> its offline score where answers exist.
 
     `params` overrides hyperparameters per model: {"lgbm": {"n_estimators": 50}}; `horizon`,
-    `gap` and `n_folds` override the validation plan (kit.runs.plan_validation).
+    `gap` and `n_folds` override the validation plan (kit.runs.plan_validation); `drop` leaves
+    feature columns out of every model (kit.features.drop_features).
     """
-    from kit.features import default_models, prepare
+    from kit.features import default_models, drop_features, prepare
     from kit.submission import write_submission
 
     spec = comp.spec
@@ -166,7 +167,7 @@ def run_all(comp: Competition, folder: str | os.PathLike, *, size: str = "small"
     if adversarial:
         steps.append(_adversarial_step(comp, folder, runs_dir, seed, threads, log, plan.horizon_days))
     t = time.perf_counter()
-    prepared = prepare(comp, folder, seed=seed)
+    prepared = drop_features(prepare(comp, folder, seed=seed), drop)
     folds = load_folds(comp, prepared, runs_dir, seed=seed, plan=plan)
     log(f"features: {prepared.n_rows:,} training rows, {len(prepared.X_test):,} test rows; "
         f"{len(folds)} fold(s) ({folds.scheme})")

@@ -277,7 +277,8 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
     config = {"competition": spec.name, "model": model, "params": resolved, "seed": seed,
               "cat_features": list(prepared.cat_features), "target_transform": prepared.target_transform,
               "folds": {"fingerprint": folds.fingerprint, "scheme": folds.scheme, "n": len(folds)},
-              "refit": refit, "train_rows": prepared.n_rows, "test_rows": len(prepared.X_test)}
+              "refit": refit, "train_rows": prepared.n_rows, "test_rows": len(prepared.X_test),
+              "dropped": list(prepared.dropped)}
     write_run(out_dir, result, metric=spec.metric, config=config, test_ids=prepared.test_ids,
               labels=prepared.labels, models=models)
     return result
