@@ -74,7 +74,9 @@ def cmd_explain(args) -> int:
     for name in _runs(runs_dir, args.runs):
         run = load_run(comp, folder, name, runs_dir=runs_dir, threads=args.threads)
         result = explain(run, options)
-        total = sum(result.seconds.values())
-        print(f"{run.name}: wrote {result.page} ({total:.0f}s: "
-              + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()) + ")")
+        done = {k: v for k, v in result.seconds.items() if k in result.computed}
+        kept = [k for k in result.seconds if k not in result.computed]
+        print(f"{run.name}: wrote {result.page} ({sum(done.values()):.0f}s: "
+              + ", ".join(f"{k} {v:.0f}s" for k, v in done.items()) + ")"
+              + (f"; kept from the last explanation: {', '.join(kept)}" if kept else ""))
     return 0

@@ -158,7 +158,7 @@ def plot_confidence(c: Confidence):
 
     t = c.table.reverse()  # barh draws from the bottom up; the most unsure goes on top
     n = t.height
-    fig = Figure(figsize=(8.5, 1.6 + 0.34 * n), layout="constrained")
+    fig = Figure(figsize=(8.5, 2.0 + 0.34 * n), layout="constrained")
     ax = fig.subplots()
     pos = np.arange(n)
     std = t["mean_std"].to_numpy()
@@ -179,6 +179,7 @@ def plot_confidence(c: Confidence):
     ax.set_ylabel(c.by + (" (deciles)" if c.grouping == "deciles" else ""))
     ax.set_title(f"where the forest is unsure: spread of its trees by {c.by}", fontsize=11)
     ax.legend(handles=[line, Patch(color="#c44e52", label="less sure than the mean"),
-                       Patch(color="#4c72b0", label="as sure or surer")], loc="lower right", fontsize=8)
+                       Patch(color="#4c72b0", label="as sure or surer")], loc="upper center",
+              bbox_to_anchor=(0.5, -0.16 - 0.6 / max(n, 3)), ncol=3, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return fig

@@ -173,7 +173,8 @@ class RunModels:
         out = []
         for v in vals:
             code = None if v is None else int(v)
-            out.append(str(levels[code - 1]) if code is not None and 1 <= code <= len(levels) else "missing")
+            out.append((str(levels[code - 1]) or "(empty)") if code is not None and 1 <= code <= len(levels)
+                       else "missing")
         return out
 
 

@@ -51,6 +51,24 @@ class Section:
     #: why the part did not run for this model (None: it ran)
     skipped: str | None = None
 
+    def to_dict(self) -> dict:
+        """JSON-able (explain.json keeps every section, so a later `--parts` rerun keeps the others)."""
+        return {"key": self.key, "title": self.title, "lead": self.lead, "findings": self.findings,
+                "figures": self.figures, "links": [list(x) for x in self.links], "files": self.files,
+                "seconds": self.seconds, "skipped": self.skipped,
+                "tables": [{"caption": c, "columns": t.columns, "rows": [list(r) for r in t.rows()]}
+                           for c, t in self.tables]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Section:
+        tables = [(t["caption"], pl.DataFrame(t["rows"], schema=t["columns"], orient="row")) for t in d["tables"]]
+        return cls(d["key"], d["title"], d["lead"], list(d["findings"]), list(d["figures"]), tables,
+                   [tuple(x) for x in d["links"]], list(d["files"]), float(d["seconds"]), d["skipped"])
+
+    def paths(self) -> list[str]:
+        """Every file the section wrote (relative to the explain folder)."""
+        return [*self.figures, *self.files]
+
 
 def _cell(v) -> str:
     if isinstance(v, float):

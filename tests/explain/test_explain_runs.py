@@ -57,6 +57,11 @@ def test_bulldozers_forest_every_part_with_its_numbers(tiny_twin, tmp_path, caps
     row = json.loads((out / "row.json").read_text())
     assert abs(row["bias"] + sum(r["contribution"] for r in row["contributions"]) - row["prediction"]) < 1e-6
     assert "rf: wrote" in capsys.readouterr().out
+    # one part again: the others stay, in the folder and on the page
+    assert _explain("bulldozers", data, runs, "rf", "--parts", "confidence", "--by", "state") == 0
+    assert "kept from the last explanation: importance, redundancy" in capsys.readouterr().out
+    assert (out / "importance.png").exists() and "Which features matter" in _page(runs / "rf")
+    assert pl.read_parquet(out / "confidence.parquet")["by"][0] == "state"
 
 
 def test_rossmann_network_embeddings_and_dropped_columns(tiny_twin, tmp_path):
@@ -72,6 +77,10 @@ def test_rossmann_network_embeddings_and_dropped_columns(tiny_twin, tmp_path):
     emb = pl.read_parquet(out / "embeddings" / "StoreType.parquet")
     assert {"feature", "code", "label", "x", "y", "emb0"} <= set(emb.columns)
     assert set(emb["label"].to_list()) <= {"a", "b", "c", "d"}
+    # the network codes the feature code's codes: its labels go through both (0 = missing stays missing)
+    promo = pl.read_parquet(out / "embeddings" / "PromoInterval.parquet")["label"].to_list()
+    assert set(promo) <= {"(empty)", "missing", "Jan,Apr,Jul,Oct", "Feb,May,Aug,Nov", "Mar,Jun,Sept,Dec"}
+    assert "Jan,Apr,Jul,Oct" in promo
     assert "Date_week" not in pl.read_parquet(out / "importance.parquet")["feature"].to_list()
 
 
