@@ -17,7 +17,7 @@ def add_explain(sub) -> None:
         description="Read the fitted models of runs (kit train / kit run) and write RUN/explain/: report.html "
                     "(self-contained, read top to bottom), a PNG per figure and the numbers behind each "
                     "(Parquet or JSON).\n\n"
-                    "  kit explain bulldozers lgbm --row 1227829 --pair YearMade saledate_elapsed\n"
+                    "  kit explain bulldozers lgbm --row 1142564 --pair YearMade saledate_elapsed\n"
                     "  kit explain bulldozers rf --by ProductSize --group ProductSize=Large --group ProductSize=Mini\n"
                     "  kit explain rossmann nn --parts embeddings importance")
     opt.competition(sp)

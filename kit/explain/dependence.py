@@ -246,7 +246,9 @@ def _fmt(v: float) -> str:
 
 
 def _ticks(ax, axis: str, names: Sequence[str]) -> None:
-    """Tick labels at 0..n-1, slanted when they would collide."""
+    """Tick labels at 0..n-1, slanted when they would collide, long ones cut (a model description
+    of 60 characters would push the panel into a sliver)."""
+    names = [n if len(n) <= 22 else n[:21] + "…" for n in names]
     crowded = axis == "x" and (max(len(t) for t in names) * len(names) > 40)
     kw = {"rotation": 35, "ha": "right", "rotation_mode": "anchor"} if crowded else {}
     (ax.set_xticks if axis == "x" else ax.set_yticks)(range(len(names)), names, fontsize=8, **kw)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-__all__ = ["Extrapolation", "extrapolation", "plot_extrapolation", "verdict"]
+__all__ = ["Extrapolation", "extrapolation", "plot_extrapolation", "verdict", "drop_together"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ class Extrapolation:
     #: model without it), cost (positive: validation worse without it), verdict; auc_after_drop: the
     #: classifier's AUC once it and the drifters above it are dropped (the drop loop), null off its path
     table: pl.DataFrame
+    #: the drifters to drop, checked together: grown one feature at a time (cheapest first) while
+    #: dropping the set at once costs validation nothing; and the quick model's score without them
+    suggested: tuple[str, ...] = ()
+    together: float | None = None
 
     def to_frame(self) -> pl.DataFrame:
         return self.table
@@ -47,10 +51,12 @@ class Extrapolation:
     def to_dict(self) -> dict:
         return {"metric": self.metric, "greater_is_better": self.greater_is_better, "auc": self.auc,
                 "auc_std": self.auc_std, "baseline": self.baseline, "tolerance": self.tolerance,
-                "features": self.table.to_dicts()}
+                "suggested": list(self.suggested), "together": self.together, "features": self.table.to_dicts()}
 
     def droppable(self) -> tuple[str, ...]:
-        """Drifting features whose drop costs validation nothing (or helps it)."""
+        """Drifting features whose drop alone costs validation no more than noise (each on its own:
+        two that carry the same trend, a date's year and its elapsed days, are each free to drop
+        alone but not together; `suggested` is the set checked together)."""
         return tuple(self.table.filter(pl.col("verdict") != "keep")["feature"].to_list())
 
 
@@ -92,8 +98,30 @@ def extrapolation(run, *, baseline_scores: Sequence[float], tolerance: float, to
                 f"{i + 1}/{len(drifters)}, {time.perf_counter() - t0:.0f}s)")
     schema = {"feature": pl.String, "share": pl.Float64, "drift": pl.Float64, "statistic": pl.String,
               "auc_after_drop": pl.Float64, "score": pl.Float64, "cost": pl.Float64, "verdict": pl.String}
-    return Extrapolation(run.metric, run.greater_is_better, report.auc_mean, report.auc_std, baseline, tolerance,
-                         pl.DataFrame(out, schema=schema))
+    e = Extrapolation(run.metric, run.greater_is_better, report.auc_mean, report.auc_std, baseline, tolerance,
+                      pl.DataFrame(out, schema=schema))
+    return drop_together(run, e, sign, log)
+
+
+def drop_together(run, e: Extrapolation, sign: float, log) -> Extrapolation:
+    """`e` with the drifters that can go together: cheapest first, each kept only while the set
+    dropped at once costs validation nothing (on real Rossmann rows the date's year and its
+    elapsed days each cost 0.003 alone, within noise, and together 0.008, and on the held-out
+    days 0.088 -> 0.107)."""
+    import dataclasses
+
+    chosen: list[str] = []
+    together = None
+    for f in e.table.filter(pl.col("verdict") != "keep").sort("cost")["feature"].to_list():
+        score = e.table.filter(pl.col("feature") == f)["score"][0] if not chosen else run.fast_score([*chosen, f])
+        free = sign * (score - e.baseline) <= 0
+        if log is not None and chosen:
+            log(f"  extrapolation: without {', '.join([*chosen, f])} together {run.metric.upper()} {score:.5f} "
+                f"({'free' if free else 'costs validation'})")
+        if free:
+            chosen.append(f)
+            together = score
+    return dataclasses.replace(e, suggested=tuple(chosen), together=together)
 
 
 def plot_extrapolation(e: Extrapolation):

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from kit.atomic import atomic_dir, write_json
 from kit.explain.html import Section, write_page
 from kit.explain.parts import PARTS, ExplainOptions, Parts, check_options
@@ -69,6 +71,10 @@ def explain(run, options: ExplainOptions | None = None, *, log: Callable[[str], 
     previous = _previous_sections(dest)
     with atomic_dir(dest) as tmp:
         parts = Parts(run, options, tmp, log)
+        if "importance" not in options.parts and "importance" in previous:  # the order the last one found
+            known = set(run.features)
+            order = [f for f in pl.read_parquet(dest / "importance.parquet")["feature"].to_list() if f in known]
+            parts.order = order + [f for f in run.features if f not in set(order)]
         for name in PARTS:  # page order, whatever the order asked
             if name not in options.parts:
                 if name in previous:  # a part not asked for this time stays as it was

@@ -13,7 +13,7 @@ from kit.errors import KitError
 from kit.explain.context import RunModels
 from kit.explain.html import Section, render
 from kit.explain.redundancy import groups_to_test
-from kit.explain.parts import ExplainOptions, embedding_levels, tolerance_of
+from kit.explain.parts import ExplainOptions, embedding_levels, noise_band
 
 
 def _fake_run(levels):
@@ -39,11 +39,12 @@ def test_labels_of_codes_numbers_and_empty_levels():
     assert RunModels.labels(run, "x", [1.5, None, 3]) == ["1.5", "missing", "3"]
 
 
-def test_noise_band_is_half_a_standard_error_or_a_thousandth():
-    s = [0.10, 0.12, 0.14]
-    assert tolerance_of(s) == pytest.approx(0.5 * np.std(s, ddof=1) / np.sqrt(3))
-    assert tolerance_of([0.2]) == pytest.approx(2e-4)  # one fold: no spread to go by
-    assert tolerance_of([0.3, 0.3]) == pytest.approx(3e-4)
+def test_noise_band_is_what_a_reseeded_refit_changes():
+    a, b = [0.100, 0.120, 0.140], [0.101, 0.118, 0.144]
+    d = np.subtract(b, a)
+    assert noise_band(a, b) == pytest.approx(max(abs(d.mean()), d.std(ddof=1) / np.sqrt(3)))
+    assert noise_band([0.2], [0.203]) == pytest.approx(0.003)  # one fold: the change itself
+    assert noise_band([0.3, 0.3], [0.3, 0.3]) == pytest.approx(3e-5)  # never zero
 
 
 def test_drop_tests_go_to_the_tightest_clusters_of_important_features():
@@ -69,3 +70,17 @@ def test_the_page_embeds_its_pictures_and_says_what_was_skipped(tmp_path):
     assert page.count("data:image/png;base64,") == 1 and "a.png'" in page  # alt text only, no file link
     assert "meta &lt;b&gt;" in page and "0.1235" in page and "needs a forest" in page
     assert page.index("First") < page.index("Second")
+
+
+def test_drifters_are_suggested_only_as_a_set_checked_together():
+    from kit.explain.extrapolation import Extrapolation, drop_together
+
+    # "year" and "elapsed" each help a little alone, but carry the same trend: together they cost
+    scores = {("elapsed",): 0.099, ("year",): 0.0995, ("elapsed", "year"): 0.120, ("elapsed", "week"): 0.1004,
+              ("elapsed", "week", "year"): 0.121}
+    run = SimpleNamespace(metric="rmspe", fast_score=lambda cols: scores[tuple(sorted(cols))])
+    table = pl.DataFrame({"feature": ["elapsed", "year", "week", "store"], "score": [0.099, 0.0995, 0.1003, 0.13],
+                          "cost": [-0.001, -0.0005, 0.0003, 0.03], "verdict": ["drop", "can go", "can go", "keep"]})
+    e = drop_together(run, Extrapolation("rmspe", False, 1.0, 0.0, 0.1, 0.001, table), 1.0, None)
+    assert e.suggested == ("elapsed",) and e.together == 0.099  # year with elapsed costs; week alone costs
+    assert e.droppable() == ("elapsed", "year", "week")
