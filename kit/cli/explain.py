@@ -71,8 +71,9 @@ def cmd_explain(args) -> int:
                              pair=tuple(args.pair) if args.pair else None, by=args.by, top=args.top,
                              sample=args.sample)
     runs_dir = opt.runs_folder(folder, args.runs_dir)
+    shared: dict = {}  # the drop tests' quick-model scores: the same for every run of this data
     for name in _runs(runs_dir, args.runs):
-        run = load_run(comp, folder, name, runs_dir=runs_dir, threads=args.threads)
+        run = load_run(comp, folder, name, runs_dir=runs_dir, threads=args.threads, fast_cache=shared)
         result = explain(run, options)
         done = {k: v for k, v in result.seconds.items() if k in result.computed}
         kept = [k for k in result.seconds if k not in result.computed]

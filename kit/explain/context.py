@@ -65,6 +65,9 @@ class RunModels:
     final: tuple = field(repr=False)
     seed: int = 0
     threads: int | None = None
+    #: quick-model scores already computed, shared by the runs of one `kit explain` (they depend on
+    #: the data, the folds and the columns, not on the run's model): {key: per-fold scores}
+    fast_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -151,6 +154,9 @@ class RunModels:
 
         prepared = self.prepared
         keep = [c for c in prepared.X.columns if c not in set(dropped)]
+        key = (self.folds.fingerprint, self.seed, reseed, tuple(keep), repr(sorted(fast_params(self.comp).items())))
+        if key in self.fast_cache:
+            return list(self.fast_cache[key])
         cats = [c for c in categorical_for("lgbm", prepared.cat_features, prepared.ordered_features) if c in keep]
         model = make_model("lgbm", self.comp.spec.task, cat_features=cats, random_state=self.seed + 1000 * reseed,
                            n_jobs=self.threads or -1, **fast_params(self.comp))
@@ -159,7 +165,9 @@ class RunModels:
         weight = prepared.weight
         cv = cross_validate(model, prepared.X.select(keep), prepared.y, splits, eval_set=False,
                             sample_weight=weight)
-        return [self.score(va, cv.oof[va]) for _, va in splits]
+        scores = [self.score(va, cv.oof[va]) for _, va in splits]
+        self.fast_cache[key] = tuple(scores)
+        return scores
 
     def fast_score(self, dropped: Sequence[str] = ()) -> float:
         """The mean over folds of `fast_scores(dropped)`."""
@@ -210,9 +218,11 @@ def resolve_run(runs_dir: Path, run: str | os.PathLike) -> Path:
 
 
 def load_run(comp: Competition, folder: str | os.PathLike, run: str | os.PathLike, *,
-             runs_dir: str | os.PathLike | None = None, threads: int | None = None) -> RunModels:
+             runs_dir: str | os.PathLike | None = None, threads: int | None = None,
+             fast_cache: dict | None = None) -> RunModels:
     """The run `run` (a folder, or a name under `runs_dir`) of `comp` on the data in `folder`,
-    with the features it was trained on rebuilt and checked against its config."""
+    with the features it was trained on rebuilt and checked against its config. Pass the same
+    `fast_cache` dict to the runs of one data folder to compute each drop test once."""
     from kit.features import drop_features, prepare
     from kit.runs.folds import read_folds
 
@@ -246,4 +256,5 @@ def load_run(comp: Competition, folder: str | os.PathLike, run: str | os.PathLik
         raise KitError(f"{path}/models has {len(fold_models)} fold models for {len(folds)} folds; "
                        f"train it again with `kit train ... --force`")
     final = (models["all"],) if "all" in models else fold_models
-    return RunModels(comp, prepared, folds, path, kind, config, fold_models, final, seed, threads)
+    return RunModels(comp, prepared, folds, path, kind, config, fold_models, final, seed, threads,
+                     {} if fast_cache is None else fast_cache)

@@ -175,6 +175,9 @@ class _TableParts:
         rows = run.sample(np.arange(run.prepared.n_rows), 5_000, salt=3)
         sample = X[rows]
         feats = [f for f in self.order if _plottable(X, f)][:o.top]
+        if not feats:
+            return Section("dependence", "How predictions move with a feature", "Partial dependence.",
+                           skipped="no numeric feature with more than one value to vary")
         deps = [partial_dependence(run.predict, sample, f, categorical=self._categorical(f),
                                    levels=run.prepared.levels.get(f), seed=run.seed) for f in feats]
         pl.concat([d.to_frame() for d in deps]).write_parquet(self.out / "dependence.parquet")
@@ -194,7 +197,7 @@ class _TableParts:
                               "dependence_2d.png"))
             files.append("dependence_2d.parquet")
         return Section("dependence", "How predictions move with a feature",
-                       f"Partial dependence: the model's mean prediction over {len(rows):,} sampled training rows "
+                       f"Partial dependence: the model's mean prediction over {deps[0].n_rows:,} sampled training rows "
                        "with the feature set to each value of a grid (thick line), and the same for single rows "
                        "(ICE, thin lines): parallel lines mean the feature acts alone, crossing lines mean it "
                        "interacts. The most important features, in order.", findings, figs, files=files)
