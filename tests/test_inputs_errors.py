@@ -186,3 +186,29 @@ def test_a_full_disk_under_polars_is_one_line(data, tmp_path, monkeypatch):
     assert r.code == 2 and "Traceback" not in r.err, r.err
     assert r.err.startswith("kit baseline: error: the disk is full (No space left on device"), r.err
     assert not _leftovers(tmp_path)
+
+
+def test_sigterm_swallowed_by_native_code_still_ends_as_an_interrupt(monkeypatch, capsys):
+    """A KeyboardInterrupt raised inside native code (polars parsing a dtype, say) can come out as
+    another exception; the command still ends as interrupted, exit 130, not with a traceback."""
+    import argparse
+
+    import kit.cli as cli
+
+    def command(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("'<unprintable str object>' is not a Polars data type") from None
+        return 0
+
+    def parser():
+        p = argparse.ArgumentParser(prog="kit")
+        p.add_subparsers(dest="command").add_parser("native").set_defaults(func=command)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", parser)
+    monkeypatch.delenv("KIT_DEBUG", raising=False)
+    assert cli.main(["native"]) == 130
+    assert capsys.readouterr().err == "kit native: interrupted; nothing half-written was left in place\n"

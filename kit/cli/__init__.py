@@ -93,21 +93,31 @@ def os_error_message(err: BaseException) -> str | None:
     return f"{what} ({filename}{also}, errno {code}); {fix}"
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+class _Interrupt:
+    """The SIGTERM handler: raises KeyboardInterrupt and remembers it did, since one raised inside
+    native code (polars, LightGBM) can come out as another exception."""
+
+    def __init__(self) -> None:
+        self.hit = False
+
+    def __call__(self, signum, frame) -> None:
+        self.hit = True
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """SIGTERM (a `kill`, a scheduler's stop, a container shutdown) ends the command as Ctrl-C does:
     KeyboardInterrupt in the main thread, so atomic writers drop their temp files and `main` says
-    `interrupted` and exits 130. Only the main thread may install handlers; elsewhere, nothing."""
+    `interrupted` and exits 130. Only the main thread may install handlers; elsewhere, nothing.
+    Yields the handler, whose `hit` says whether SIGTERM came."""
+    handler = _Interrupt()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield handler
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield handler
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -126,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    term = None
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt() as term:
             return args.func(args)
     except KitError as err:
         print(f"kit {args.command}: error: {err}", file=sys.stderr)
@@ -138,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kit {args.command}: {said}", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - only the OS faults above are told; the rest re-raised
+        if term is not None and term.hit and os.environ.get("KIT_DEBUG") != "1":
+            # a SIGTERM's KeyboardInterrupt that native code turned into another exception
+            print(f"kit {args.command}: interrupted; nothing half-written was left in place", file=sys.stderr)
+            return 130
         message = os_error_message(err)
         if message is None or os.environ.get("KIT_DEBUG") == "1":
             raise

@@ -126,7 +126,7 @@ def work(job: TuneJob, worker: int, budget: Budget, log, data: tuple | None = No
     trial_data = TrialData(comp, data[0], data[1], job.model, job.seed, job.threads, dict(job.fixed),
                            log=log, worker=worker)
     finished = 0
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt() as signalled:
         while (job.deadline is None or time.time() < job.deadline) and budget.take():
             revived = fail_dead_trials(s)  # same host: a dead process is seen at once, no heartbeat needed
             if revived:
@@ -134,7 +134,9 @@ def work(job: TuneJob, worker: int, budget: Budget, log, data: tuple | None = No
                     "worker: marked failed and queued again")
             try:
                 s.optimize(lambda t: objective(trial_data, t), n_trials=1, catch=())
-            except KeyboardInterrupt:
+            except BaseException as err:
+                if not (isinstance(err, KeyboardInterrupt) or signalled.hit):
+                    raise
                 with _signals(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the requeue
                     message = _interrupted(s, worker, log)
                 raise Interrupted(message) from None
@@ -151,14 +153,26 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM in a worker; its message says what became of the trial in flight."""
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+class Signalled:
+    """Whether a SIGTERM came during the block: a KeyboardInterrupt raised inside native code
+    (polars, LightGBM) can come out as another exception ("Exception ignored ... TypeError"), and
+    the flag still says what happened."""
+
+    def __init__(self) -> None:
+        self.hit = False
+
+    def __call__(self, signum, frame):
+        self.hit = True
+        raise KeyboardInterrupt
 
 
-def sigterm_as_interrupt():
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[Signalled]:
     """SIGTERM takes Ctrl-C's path (KeyboardInterrupt) for the block: the trial in flight is
-    failed and queued again rather than left RUNNING."""
-    return _signals(_raise_interrupt, signal.SIGTERM)
+    failed and queued again rather than left RUNNING. Yields the flag that says it came."""
+    flag = Signalled()
+    with _signals(flag, signal.SIGTERM):
+        yield flag
 
 
 @contextlib.contextmanager
