@@ -36,6 +36,8 @@ def add_explain(sub) -> None:
                     help="features in the partial dependence plots (default 6)")
     sp.add_argument("--sample", action=opt.AtLeast, low=100, fix="give e.g. --sample 6000", default=6_000,
                     help="out-of-fold rows scored per permutation, all folds together (default 6000)")
+    sp.add_argument("--repeats", action=opt.AtLeast, low=1, fix="give e.g. --repeats 3", default=3,
+                    help="shuffles per feature in the permutation importance (default 3; its spread needs 2)")
     opt.threads(sp)
     opt.data_dir(sp)
     opt.runs_dir(sp)
@@ -69,7 +71,7 @@ def cmd_explain(args) -> int:
     options = ExplainOptions(parts=tuple(args.parts) if args.parts else PARTS, row=args.row,
                              groups=tuple(args.group) if args.group else None,
                              pair=tuple(args.pair) if args.pair else None, by=args.by, top=args.top,
-                             sample=args.sample)
+                             sample=args.sample, repeats=args.repeats)
     runs_dir = opt.runs_folder(folder, args.runs_dir)
     shared: dict = {}  # the drop tests' quick-model scores: the same for every run of this data
     for name in _runs(runs_dir, args.runs):

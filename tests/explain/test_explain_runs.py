@@ -18,6 +18,16 @@ FAST = {"lgbm": ["--param", "n_estimators=40", "--param", "learning_rate=0.2"],
         "nn": ["--param", "epochs=2"]}
 
 
+@pytest.fixture(autouse=True)
+def quick(monkeypatch):
+    """Plumbing, not accuracy: fewer rounds for the drop tests' quick model, fewer drop tests."""
+    import kit.explain.context
+    import kit.explain.redundancy
+
+    monkeypatch.setattr(kit.explain.context, "FAST_ROUNDS", 30)
+    monkeypatch.setattr(kit.explain.redundancy, "MAX_DROP_TESTS", 4)
+
+
 def _train(comp, data, runs, model, *extra):
     assert main(["train", comp, "--model", model, *FAST[model], "--data-dir", str(data), "--runs-dir", str(runs),
                  "--threads", "1", *extra]) == 0
@@ -25,7 +35,7 @@ def _train(comp, data, runs, model, *extra):
 
 def _explain(comp, data, runs, *args):
     return main(["explain", comp, *args, "--data-dir", str(data), "--runs-dir", str(runs), "--threads", "1",
-                 "--sample", "2000"])
+                 "--sample", "1500", "--repeats", "2"])
 
 
 def _page(run_dir):
