@@ -16,6 +16,7 @@ other data. Every part of `kit explain` then reads the run through this object:
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from collections.abc import Sequence
@@ -68,6 +69,8 @@ class RunModels:
     #: quick-model scores already computed, shared by the runs of one `kit explain` (they depend on
     #: the data, the folds and the columns, not on the run's model): {key: per-fold scores}
     fast_cache: dict = field(default_factory=dict, repr=False)
+    #: the run's metrics.json (its fold scores and training seconds)
+    metrics: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -169,6 +172,19 @@ class RunModels:
         self.fast_cache[key] = tuple(scores)
         return scores
 
+    def own_scores(self, dropped: Sequence[str]) -> list[float]:
+        """Per fold, the validation score of the run's own model (its kind, hyperparameters and
+        seed) refitted on the shared folds without the `dropped` columns: what a drop suggested by
+        the quick model really does (on the Bulldozers twin the quick model gained 0.0016 RMSLE
+        without five drifting columns; the run's LightGBM lost 0.0016 on validation, 0.012 on the
+        hidden test). Compare with `metrics["folds"]`, the same model with every column."""
+        from kit.features import drop_features
+        from kit.runs.train import fit_folds
+
+        cv = fit_folds(self.comp, drop_features(self.prepared, dropped), self.folds, self.model,
+                       dict(self.config.get("params", {})), seed=self.seed, threads=self.threads, log=lambda *_: None)
+        return list(cv.fold_scores)
+
     def fast_score(self, dropped: Sequence[str] = ()) -> float:
         """The mean over folds of `fast_scores(dropped)`."""
         return float(np.mean(self.fast_scores(dropped)))
@@ -256,5 +272,6 @@ def load_run(comp: Competition, folder: str | os.PathLike, run: str | os.PathLik
         raise KitError(f"{path}/models has {len(fold_models)} fold models for {len(folds)} folds; "
                        f"train it again with `kit train ... --force`")
     final = (models["all"],) if "all" in models else fold_models
+    metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").exists() else {}
     return RunModels(comp, prepared, folds, path, kind, config, fold_models, final, seed, threads,
-                     {} if fast_cache is None else fast_cache)
+                     {} if fast_cache is None else fast_cache, metrics)

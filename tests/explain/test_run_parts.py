@@ -84,3 +84,25 @@ def test_drifters_are_suggested_only_as_a_set_checked_together():
     e = drop_together(run, Extrapolation("rmspe", False, 1.0, 0.0, 0.1, 0.001, table), 1.0, None)
     assert e.suggested == ("elapsed",) and e.together == 0.099  # year with elapsed costs; week alone costs
     assert e.droppable() == ("elapsed", "year", "week")
+
+
+def test_a_suggested_drop_is_checked_with_the_runs_own_model(tmp_path):
+    from kit.explain.parts import CONFIRM_SECONDS, Parts
+
+    seen = []
+
+    def own_scores(cols):
+        seen.append(tuple(cols))
+        return {("a",): [0.199, 0.200], ("b",): [0.203, 0.201]}[tuple(cols)]
+
+    run = SimpleNamespace(model="lgbm", metric="rmse", greater_is_better=False, features=("a", "b"),
+                          comp=SimpleNamespace(spec=SimpleNamespace(name="c")), own_scores=own_scores,
+                          metrics={"folds": [0.2, 0.2], "seconds": 10.0})
+    parts = Parts(run, ExplainOptions(), tmp_path, lambda *_: None)
+    ok, said = parts.confirm(["a"], allowed=0.0)
+    assert ok and "0.20000 -> 0.19950 (confirmed); act on it with `kit train --drop a`" in said
+    ok, said = parts.confirm(["b"], allowed=0.001)
+    assert ok is False and "worse: keep them" in said and "--drop" not in said
+    run.metrics["seconds"] = CONFIRM_SECONDS + 1
+    ok, said = parts.confirm(["a"], allowed=0.0)
+    assert ok is None and "not checked with the run's own lgbm" in said and seen == [("a",), ("b",)]
