@@ -72,7 +72,9 @@ class Section:
 
 def _cell(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+        if abs(v) < 1e-12:  # a gain share of 6e-19 is a zero that floating point kept
+            return "0"
+        return f"{v:.4g}" if abs(v) >= 1e-3 else f"{v:.2e}"
     return html.escape("" if v is None else str(v))
 
 

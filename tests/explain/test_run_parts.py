@@ -65,10 +65,12 @@ def test_the_page_embeds_its_pictures_and_says_what_was_skipped(tmp_path):
     fig.subplots().plot([0, 1], [0, 1])
     fig.savefig(tmp_path / "a.png")
     page = render(tmp_path, "Explaining x", ["meta <b>"], [
-        Section("one", "First", "lead", ["finding 1.5"], ["a.png"], [("t", pl.DataFrame({"f": ["a"], "v": [0.123456]}))]),
+        Section("one", "First", "lead", ["finding 1.5"], ["a.png"],
+                [("t", pl.DataFrame({"f": ["a", "b"], "v": [0.123456, 6.6e-19]}))]),
         Section("two", "Second", "lead two", skipped="needs a forest")])
     assert page.count("data:image/png;base64,") == 1 and "a.png'" in page  # alt text only, no file link
     assert "meta &lt;b&gt;" in page and "0.1235" in page and "needs a forest" in page
+    assert "<td class=''>0</td>" in page and "e-19" not in page
     assert page.index("First") < page.index("Second")
 
 
