@@ -395,6 +395,13 @@ class TabularProcessor:
         return self.fit(df).transform(df)
 
 
+def level_names(codes, levels) -> list[str]:
+    """Codes as what they stand for: i is levels[i - 1] ("" as "(empty)"); 0, null or out of range is "missing"."""
+    names = np.array(["missing", *((str(v) or "(empty)") for v in levels)], dtype=object)
+    c = pl.Series(list(codes), dtype=pl.Float64, strict=False).fill_null(0).to_numpy()
+    return names[np.where((c == np.round(c)) & (c >= 0) & (c <= len(levels)), c, 0).astype(np.int64)].tolist()
+
+
 #: integer vocabularies spanning at most this many values are coded by table lookup
 _LOOKUP_SPAN = 1 << 20
 

@@ -232,3 +232,10 @@ def test_other_twins_process_cleanly(name, skip, tiny_twin):
         assert "saledate_year" in proc.cont_names_ and "saledate_elapsed" in proc.cont_names_
         assert "UsageBand" in proc.cat_names_  # strings with blanks: missing -> 0
         assert (a.frame["UsageBand"] == 0).any()
+
+
+def test_level_names_of_codes():
+    from kit.tabular import level_names
+
+    assert level_names([2, 0, None, 1, 3, 1.0, float("nan")], ("S", "")) == [
+        "(empty)", "missing", "missing", "S", "missing", "S", "missing"]

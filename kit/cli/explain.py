@@ -73,9 +73,11 @@ def cmd_explain(args) -> int:
                              pair=tuple(args.pair) if args.pair else None, by=args.by, top=args.top,
                              sample=args.sample, repeats=args.repeats)
     runs_dir = opt.runs_folder(folder, args.runs_dir)
-    shared: dict = {}  # the drop tests' quick-model scores: the same for every run of this data
+    # the features and the drop tests' quick-model scores: the same for every run of this data
+    features, scores = {}, {}
     for name in _runs(runs_dir, args.runs):
-        run = load_run(comp, folder, name, runs_dir=runs_dir, threads=args.threads, fast_cache=shared)
+        run = load_run(comp, folder, name, runs_dir=runs_dir, threads=args.threads, fast_cache=scores,
+                       prepared=features)
         result = explain(run, options)
         done = {k: v for k, v in result.seconds.items() if k in result.computed}
         kept = [k for k in result.seconds if k not in result.computed]

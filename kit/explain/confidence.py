@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from kit.errors import KitError
+from kit.tabular import level_names
 
 __all__ = ["Confidence", "confidence_by", "plot_confidence", "OTHER", "MISSING"]
 
@@ -73,13 +74,12 @@ def _coded(s: pl.Series, levels: Sequence, by: str) -> pl.Series:
     if not s.dtype.is_integer():
         raise KitError(f"levels need {by!r} as integer codes (0 = missing, i = levels[i-1]), "
                        f"got dtype {s.dtype}; pass the coded column or leave levels=None")
-    names = np.array([MISSING, *(str(v) for v in levels)], dtype=object)
     codes = s.fill_null(0).to_numpy()
-    bad = (codes < 0) | (codes >= len(names))
+    bad = (codes < 0) | (codes > len(levels))
     if bad.any():
         raise KitError(f"{by!r} has codes outside 0..{len(levels)} (e.g. {int(codes[bad][0])}) but levels "
                        f"names {len(levels)}; pass the levels the column was coded with")
-    return pl.Series("label", names[codes], dtype=pl.String)
+    return pl.Series("label", level_names(codes, levels), dtype=pl.String)
 
 
 def _deciles(s: pl.Series) -> pl.Series:

@@ -191,16 +191,13 @@ class RunModels:
 
     def labels(self, feature: str, values: Any) -> list[str]:
         """Feature values as text: a coded category's level (0 is "missing"), else the value."""
+        from kit.tabular import level_names
+
         levels = self.prepared.levels.get(feature)
         vals = values.to_list() if isinstance(values, pl.Series) else list(np.asarray(values).tolist())
         if levels is None:
             return ["missing" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in vals]
-        out = []
-        for v in vals:
-            code = None if v is None else int(v)
-            out.append((str(levels[code - 1]) or "(empty)") if code is not None and 1 <= code <= len(levels)
-                       else "missing")
-        return out
+        return level_names(vals, levels)
 
 
 def fast_params(comp: Competition) -> dict:
@@ -235,10 +232,11 @@ def resolve_run(runs_dir: Path, run: str | os.PathLike) -> Path:
 
 def load_run(comp: Competition, folder: str | os.PathLike, run: str | os.PathLike, *,
              runs_dir: str | os.PathLike | None = None, threads: int | None = None,
-             fast_cache: dict | None = None) -> RunModels:
+             fast_cache: dict | None = None, prepared: dict | None = None) -> RunModels:
     """The run `run` (a folder, or a name under `runs_dir`) of `comp` on the data in `folder`,
     with the features it was trained on rebuilt and checked against its config. Pass the same
-    `fast_cache` dict to the runs of one data folder to compute each drop test once."""
+    `fast_cache` dict to the runs of one data folder to compute each drop test once, and the same
+    `prepared` dict ({seed: the competition's features}) to build the features once."""
     from kit.features import drop_features, prepare
     from kit.runs.folds import read_folds
 
@@ -256,7 +254,10 @@ def load_run(comp: Competition, folder: str | os.PathLike, run: str | os.PathLik
             f"a {kind} run; kit explain reads the table models ({', '.join(TABLE_MODELS)})"
         raise KitError(f"{path.name} is {what}")
     seed = int(config.get("seed", 0))
-    prepared = drop_features(prepare(comp, folder, seed=seed), config.get("dropped", []))
+    built = {} if prepared is None else prepared
+    if seed not in built:
+        built[seed] = prepare(comp, folder, seed=seed)
+    prepared = drop_features(built[seed], config.get("dropped", []))
     if prepared.n_rows != config.get("train_rows", prepared.n_rows):
         raise KitError(f"{path.name} was trained on {config['train_rows']:,} rows but the data in {folder} gives "
                        f"{prepared.n_rows:,}; explain it on the data it was trained on, or train it again")

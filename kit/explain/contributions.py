@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from kit.errors import KitError
+from kit.tabular import level_names
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -115,7 +116,7 @@ def _row_values(row: Mapping[str, object] | pl.DataFrame, names: Sequence[str],
             if not 0 <= code <= len(lv):
                 raise KitError(f"feature {name!r} has code {code}, but its levels hold {len(lv)} values (codes "
                                f"1..{len(lv)}, 0 = missing); pass the levels the model was fitted with")
-            out.append("missing" if code == 0 else _text(lv[code - 1]))
+            out.append(level_names([code], lv)[0])
         else:
             out.append(_text(v))
     return tuple(out)

@@ -25,6 +25,8 @@ import numpy as np
 import polars as pl
 
 from kit.errors import KitError
+from kit.explain.importance import shorten
+from kit.tabular import level_names
 
 __all__ = ["Dependence", "Dependence2D", "partial_dependence", "partial_dependence_2d",
            "plot_dependence", "plot_dependence_2d"]
@@ -132,7 +134,7 @@ def _labels(name: str, codes: np.ndarray, levels: Sequence | None) -> tuple[str,
                        f"{len(levels)} entries (codes 1..{len(levels)}); pass the levels the codes were made from")
     if levels is None:
         return tuple("missing" if c == 0 else str(int(c)) for c in codes)
-    return tuple("missing" if c == 0 else str(levels[int(c) - 1]) for c in codes)
+    return tuple(level_names(codes, levels))
 
 
 def _grid(s: pl.Series, *, grid_size: int, categorical: bool, levels: Sequence | None,
@@ -248,7 +250,7 @@ def _fmt(v: float) -> str:
 def _ticks(ax, axis: str, names: Sequence[str]) -> None:
     """Tick labels at 0..n-1, slanted when they would collide, long ones cut (a model description
     of 60 characters would push the panel into a sliver)."""
-    names = [n if len(n) <= 22 else n[:21] + "…" for n in names]
+    names = [shorten(n, 22) for n in names]
     crowded = axis == "x" and (max(len(t) for t in names) * len(names) > 40)
     kw = {"rotation": 35, "ha": "right", "rotation_mode": "anchor"} if crowded else {}
     (ax.set_xticks if axis == "x" else ax.set_yticks)(range(len(names)), names, fontsize=8, **kw)

@@ -14,6 +14,7 @@ before feature engineering; the page links it when it is there.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -108,8 +109,6 @@ def drop_together(run, e: Extrapolation, sign: float, log) -> Extrapolation:
     dropped at once costs validation nothing (on real Rossmann rows the date's year and its
     elapsed days each cost 0.003 alone, within noise, and together 0.008, and on the held-out
     days 0.088 -> 0.107)."""
-    import dataclasses
-
     chosen: list[str] = []
     together = None
     for f in e.table.filter(pl.col("verdict") != "keep").sort("cost")["feature"].to_list():

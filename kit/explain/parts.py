@@ -146,7 +146,7 @@ class _TableParts:
                                            plot_dendrogram, plot_drop_test, rank_correlation)
 
         run, o = self.run, self.options
-        corr = rank_correlation(_numeric(run.prepared.X), seed=run.seed)
+        corr = rank_correlation(run.prepared.X, seed=run.seed)  # text and categories rank by code
         groups = clusters(corr, threshold=o.threshold)
         corr.to_frame().write_parquet(self.out / "correlation.parquet")
         figs = [_save(plot_dendrogram(corr, groups=groups, threshold=o.threshold), self.out, "dendrogram.png")]
@@ -228,12 +228,6 @@ class _TableParts:
 
     def _categorical(self, feature: str) -> bool:
         return feature in self.run.prepared.cat_features and feature not in self.run.prepared.ordered_features
-
-
-def _numeric(X: pl.DataFrame) -> pl.DataFrame:
-    """X with text and category columns as their codes (rank correlation needs numbers)."""
-    return X.with_columns(pl.col(c).cast(pl.Categorical).to_physical() if t == pl.String else
-                          pl.col(c).to_physical() for c, t in X.schema.items() if not t.is_numeric())
 
 
 def _plottable(X: pl.DataFrame, feature: str) -> bool:
