@@ -37,10 +37,13 @@ if TYPE_CHECKING:  # polars only for the annotation: kit.images and the CLI impo
 
 CACHE = ".kit-cache"
 ENV = "KIT_CACHE"
-FORMAT = 2  # bump when the cache layout or parsing changes
+FORMAT = 3  # bump when the cache layout or parsing changes (3: a cache vouches for unique test ids)
 
 #: the fallback lines already said in this process: each once, not once per table
 _said: set[str] = set()
+#: caches found fresh in this process, by (source, its size and mtime, schema, where caches go):
+#: a warm read costs one stat of the source and one of the Parquet file, no JSON, no probe file
+_known: dict[tuple, Path] = {}
 
 
 def why_not_writable(folder: str | os.PathLike) -> str | None:
@@ -131,8 +134,7 @@ def runs_dir(data_folder: str | os.PathLike, given: str | os.PathLike | None = N
 
 def _fingerprint(source: Path, schema: dict) -> dict:
     st = source.stat()
-    spec_hash = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()[:16]
-    return {"format": FORMAT, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "schema": spec_hash}
+    return {"format": FORMAT, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "schema": _schema_hash(schema)}
 
 
 def paths(source: Path) -> tuple[Path, Path]:
@@ -143,20 +145,74 @@ def paths(source: Path) -> tuple[Path, Path]:
     return folder / f"{rel}.parquet", folder / f"{rel}.json"
 
 
+def _schema_hash(schema: dict) -> str:
+    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _memo_key(source: Path, schema: dict) -> tuple:
+    st = source.stat()
+    where = tuple(os.environ.get(k) for k in (ENV, "XDG_CACHE_HOME", "HOME"))
+    return str(source.absolute()), st.st_size, st.st_mtime_ns, _schema_hash(schema), where
+
+
 def is_fresh(source: Path, schema: dict) -> bool:
+    return fresh(source, schema) is not None
+
+
+def fresh(source: Path, schema: dict) -> Path | None:
+    """The Parquet cache of `source` when its record matches the source and `schema`, else None.
+    Remembered for the process (keyed by the source's size and mtime), so warm reads do not
+    re-read the record or probe the cache folder."""
+    source = Path(source)
+    memo = _memo_key(source, schema)
+    known = _known.get(memo)
+    if known is not None and known.exists():
+        return known
     parquet, meta = paths(source)
     if not (parquet.exists() and meta.exists()):
-        return False
+        return None
     try:
-        return json.loads(meta.read_text()) == _fingerprint(source, schema)
+        if json.loads(meta.read_text()) != _fingerprint(source, schema):
+            return None
     except (OSError, ValueError):
-        return False
+        return None
+    _known[memo] = parquet
+    return parquet
 
 
 def build(source: Path, lf: pl.LazyFrame, schema: dict) -> Path:
     """Stream `lf` (the typed scan of `source`) into the Parquet cache; return its path (an
     OSError where the cache folder cannot be written: kit.data.tables then reads the CSV uncached)."""
+    return _write(source, schema, lambda tmp: lf.sink_parquet(tmp, compression=COMPRESSION, row_group_size=ROW_GROUP))
+
+
+def store(source: Path, frame: pl.DataFrame, schema: dict) -> Path:
+    """Write `frame` (the parsed `source`, already in memory) as its Parquet cache: the CSV is
+    parsed once, and the cache is written from what was parsed (an OSError where it cannot be)."""
+    return _write(source, schema, lambda tmp: frame.write_parquet(tmp, compression=COMPRESSION,
+                                                                 row_group_size=ROW_GROUP))
+
+
+#: lz4 writes about 2x faster than zstd and reads as fast; the cache is local, its size matters little
+COMPRESSION = "lz4"
+ROW_GROUP = 256_000
+
+
+def clear_seen() -> None:
+    """Forget which caches this process found fresh (as a new process would; for benchmarks)."""
+    _known.clear()
+
+
+def forget(source: Path, schema: dict) -> None:
+    """Remove the cache of `source` (a table found unusable after it was written)."""
+    _known.pop(_memo_key(source, schema), None)
+    for path in paths(source):
+        path.unlink(missing_ok=True)
+
+
+def _write(source: Path, schema: dict, write) -> Path:
     parquet, meta = paths(source)
-    write_atomic(parquet, lambda tmp: lf.sink_parquet(tmp, compression="zstd", row_group_size=256_000))
+    write_atomic(parquet, write)
     write_text(meta, json.dumps(_fingerprint(source, schema)))  # last: it vouches for the Parquet file
+    _known[_memo_key(source, schema)] = parquet
     return parquet

@@ -255,48 +255,88 @@ def parse_error(spec: CompetitionSpec, name: str, folder: Path, err: Exception) 
         f"competitions/{spec.name}/spec.py")
 
 
+def _schema(file: FileSpec) -> dict:
+    """What of the spec a cache depends on (a change rebuilds it)."""
+    return {"columns": [[c.name, c.type] for c in file.columns], "dates": list(file.date_formats)}
+
+
+def _parse(spec: CompetitionSpec, name: str, folder: Path) -> pl.DataFrame:
+    """The CSV checked whole (`check_csv`), parsed with the spec's types and its test ids found
+    unique: polars' own number parsing first, as most files spell numbers plainly; the lenient
+    reading (numbers as text, then checked) only for a file it refuses."""
+    try:
+        frame = scan_csv(spec, name, folder, lenient=False).collect()
+    except pl.exceptions.PolarsError:
+        try:
+            frame = scan_csv(spec, name, folder).collect()
+        except pl.exceptions.PolarsError as err:
+            raise parse_error(spec, name, folder, err) from err
+    _check_ids(spec, name, folder, frame)
+    return frame
+
+
+def _cache(spec: CompetitionSpec, name: str, folder: Path) -> tuple[Path | None, pl.DataFrame | None]:
+    """(the fresh Parquet cache, None), or where it was missing or stale (None, the parsed table),
+    its cache written from that parse (skipped where the cache folder cannot be written)."""
+    from kit.data import cache as pq
+
+    file = spec.file(name)
+    source = Path(folder) / file.name
+    schema = _schema(file)
+    if source.is_file():
+        parquet = pq.fresh(source, schema)  # one stat when this process has seen it fresh
+        if parquet is not None:  # the file is as it was when it was checked and parsed
+            return parquet, None
+        if source.stat().st_size > STREAM_BYTES:
+            try:
+                return _stream(spec, name, folder, source, schema), None
+            except OSError:  # the cache cannot be written: parse it in memory instead
+                pass
+    frame = _parse(spec, name, folder)
+    try:
+        pq.store(source, frame, schema)
+    except OSError:  # the cache cannot be written (read-only, full): the parse is still good
+        pass
+    return None, frame
+
+
+#: a CSV larger than this streams into its cache (bounded memory; Favorita's train.csv is 4.7 GB)
+#: instead of being parsed whole in memory and written from there
+STREAM_BYTES = 1 << 30
+
+
+def _stream(spec: CompetitionSpec, name: str, folder: Path, source: Path, schema: dict) -> Path:
+    """The cache of a large CSV written by a streaming scan (polars' own number parsing first)."""
+    from kit.data import cache as pq
+
+    try:
+        parquet = pq.build(source, scan_csv(spec, name, folder, lenient=False), schema)
+    except pl.exceptions.PolarsError:
+        try:
+            parquet = pq.build(source, scan_csv(spec, name, folder), schema)
+        except pl.exceptions.PolarsError as err:
+            raise parse_error(spec, name, folder, err) from err
+    try:
+        _check_ids(spec, name, folder, pl.scan_parquet(parquet))
+    except KitError:
+        pq.forget(source, schema)
+        raise
+    return parquet
+
+
 def scan_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = True) -> pl.LazyFrame:
     """A lazy frame over one of the competition's tables, typed, dates parsed.
 
-    With `cache` (the default) the CSV is parsed once into its cache folder as Parquet
-    (kit.data.cache.cache_dir)
-    and later scans read the Parquet; a cache older than its CSV is rebuilt. A folder that
-    cannot be written falls back to reading the CSV. The CSV is checked whole first (`check_csv`:
-    also when the cache is fresh, as a cut file must not hide behind it), and the test file's ids
-    must be unique.
+    With `cache` (the default) the CSV is parsed once and written from that parse into its
+    cache folder as Parquet (kit.data.cache.cache_dir); later scans read the Parquet, with no
+    look at the CSV beyond its size and modification time. A cache older than its CSV is
+    rebuilt. A folder that cannot be written falls back to parsing the CSV. The CSV is checked
+    whole (`check_csv`) and the test file's ids must be unique before a cache vouches for it.
     """
-    lf = scan_csv(spec, name, folder)
     if cache:
-        file = spec.file(name)
-        source = Path(folder) / file.name
-        schema = {"columns": [[c.name, c.type] for c in file.columns], "dates": list(file.date_formats)}
-        try:
-            lf = pl.scan_parquet(_cached(spec, name, folder, source, schema, lf))
-        except OSError:  # the cache cannot be written (read-only, full): read the CSV uncached
-            pass
-    return _with_unique_ids(spec, name, folder, lf)
-
-
-def _cached(spec: CompetitionSpec, name: str, folder: Path, source: Path, schema: dict, lenient: pl.LazyFrame) -> Path:
-    """The fresh Parquet cache of `source`, built first where it is missing or stale."""
-    from kit.data import cache as pq
-
-    parquet, _ = pq.paths(source)
-    if pq.is_fresh(source, schema):
-        return parquet
-    try:
-        # polars' own number parsing first, as most files spell numbers plainly; the lenient
-        # scan (numbers as text, then checked) only for a file it refuses
-        return pq.build(source, scan_csv(spec, name, folder, lenient=False), schema)
-    except pl.exceptions.PolarsError:
-        try:
-            return pq.build(source, lenient, schema)
-        except pl.exceptions.PolarsError as err:
-            raise parse_error(spec, name, folder, err) from err
-
-
-def _with_unique_ids(spec: CompetitionSpec, name: str, folder: Path, lf: pl.LazyFrame) -> pl.LazyFrame:
-    """`lf` once the test file's ids in it are found unique (a no-op for other tables)."""
+        parquet, frame = _cache(spec, name, folder)
+        return pl.scan_parquet(parquet) if parquet is not None else frame.lazy()
+    lf = scan_csv(spec, name, folder)
     try:
         _check_ids(spec, name, folder, lf)
     except pl.exceptions.PolarsError as err:
@@ -307,17 +347,9 @@ def _with_unique_ids(spec: CompetitionSpec, name: str, folder: Path, lf: pl.Lazy
 def read_table(spec: CompetitionSpec, name: str, folder: Path, *, cache: bool = True) -> pl.DataFrame:
     """One of the competition's tables as a typed DataFrame (see `scan_table`)."""
     if not cache:
-        try:  # polars' own number parsing first, as in `scan_table`
-            frame = scan_csv(spec, name, folder, lenient=False).collect()
-        except pl.exceptions.PolarsError:
-            pass
-        else:
-            _check_ids(spec, name, folder, frame)
-            return frame
-    try:
-        return scan_table(spec, name, folder, cache=cache).collect()
-    except pl.exceptions.PolarsError as err:
-        raise parse_error(spec, name, folder, err) from err
+        return _parse(spec, name, folder)
+    parquet, frame = _cache(spec, name, folder)
+    return pl.read_parquet(parquet) if parquet is not None else frame
 
 
 def join_lookups(spec: CompetitionSpec, folder: str | os.PathLike, frame: pl.DataFrame) -> pl.DataFrame:

@@ -93,3 +93,61 @@ def test_a_value_an_integer_cannot_hold_names_its_line(rossmann):
     with pytest.raises(KitError, match=r"store.csv line 4: column Store holds '46173.2', which is not a whole number"):
         read_table(spec, "store.csv", rossmann)
     assert not pq.paths(rossmann / "store.csv")[0].exists()
+
+
+def test_warm_read_does_not_look_at_the_csv(rossmann, monkeypatch):
+    # once the cache is fresh, a read is the Parquet file: no CSV scan is planned or checked
+    from kit.data import tables
+
+    spec = get("rossmann").spec
+    first = read_table(spec, "train.csv", rossmann)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the CSV was scanned on a warm read")
+
+    monkeypatch.setattr(tables, "scan_csv", refuse)
+    monkeypatch.setattr(tables, "check_csv", refuse)
+    assert read_table(spec, "train.csv", rossmann).equals(first)
+    assert scan_table(spec, "train.csv", rossmann).collect().equals(first)
+
+
+def test_first_read_parses_once_and_writes_the_cache_from_it(rossmann, monkeypatch):
+    from kit.data import tables
+
+    spec = get("rossmann").spec
+    calls = []
+    real = tables.scan_csv
+    monkeypatch.setattr(tables, "scan_csv", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    frame = read_table(spec, "store.csv", rossmann)
+    assert calls == ["store.csv"]
+    parquet, _ = pq.paths(rossmann / "store.csv")
+    assert pl.read_parquet(parquet).equals(frame)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["in memory", "streamed"])
+def test_duplicate_test_ids_leave_no_cache_behind(rossmann, monkeypatch, stream):
+    from kit.data import tables
+
+    if stream:  # the path a CSV over STREAM_BYTES takes
+        monkeypatch.setattr(tables, "STREAM_BYTES", 0)
+    spec = get("rossmann").spec
+    lines = (rossmann / "test.csv").read_bytes().split(b"\r\n")
+    first_id = lines[1].split(b",", 1)[0]
+    lines[3] = first_id + lines[3][lines[3].index(b","):]
+    (rossmann / "test.csv").write_bytes(b"\r\n".join(lines))
+    value = int(first_id.strip(b'"'))
+    for _ in range(2):  # and again: no cache vouches for the file
+        with pytest.raises(KitError, match=rf"test id Id {value} appears on lines 2 and 4"):
+            read_table(spec, "test.csv", rossmann)
+    parquet, meta = pq.paths(rossmann / "test.csv")
+    assert not parquet.exists() and not meta.exists()
+
+
+def test_streamed_cache_matches_the_parse(rossmann, monkeypatch):
+    from kit.data import tables
+
+    spec = get("rossmann").spec
+    direct = read_table(spec, "train.csv", rossmann, cache=False)
+    monkeypatch.setattr(tables, "STREAM_BYTES", 0)
+    assert read_table(spec, "train.csv", rossmann).equals(direct)
+    assert pq.paths(rossmann / "train.csv")[0].exists()
