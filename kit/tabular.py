@@ -154,10 +154,7 @@ def _date_part_exprs(col: str, dtype: pl.DataType) -> list[pl.Expr]:
     d = pl.col(col)
     month, day = d.dt.month(), d.dt.day()
     month_end = d.dt.month_end().dt.day() == day
-    if dtype == pl.Date:
-        elapsed = d.cast(pl.Int32).cast(pl.Float64)
-    else:
-        elapsed = d.dt.epoch("s").cast(pl.Float64) / 86_400.0
+    elapsed = d.cast(pl.Int32).cast(pl.Float64) if dtype == pl.Date else d.dt.epoch("s").cast(pl.Float64) / 86_400.0
     parts = {
         "year": d.dt.year(), "month": month, "week": d.dt.week(), "day": day,
         "dayofweek": d.dt.weekday(), "dayofyear": d.dt.ordinal_day(),
@@ -170,11 +167,18 @@ def _date_part_exprs(col: str, dtype: pl.DataType) -> list[pl.Expr]:
     return [parts[p].alias(f"{col}_{p}") for p, _ in DATE_PARTS]
 
 
-def _expand(schema: dict[str, pl.DataType], dates: Sequence[str]) -> list[pl.Expr]:
-    """Every column in order, each date column replaced by its parts."""
+def _expand(frame: pl.DataFrame, schema: dict[str, pl.DataType], dates: Sequence[str]) -> list[pl.Expr]:
+    """Every column in order, each date column replaced by its parts. A Date column's parts are
+    computed once per day of its span and looked up by each row: many rows share a day."""
     out: list[pl.Expr] = []
     for c, t in schema.items():
-        out.extend(_date_part_exprs(c, t) if c in dates else [pl.col(c)])
+        day = frame[c].to_physical() if c in dates and t == pl.Date else pl.Series([], dtype=pl.Int32)
+        if day.count() == 0 or day.max() - day.min() >= _LOOKUP_SPAN:
+            out.extend(_date_part_exprs(c, t) if c in dates else [pl.col(c)])
+            continue
+        span = pl.select(pl.int_range(day.min(), day.max() + 1, dtype=pl.Int32).cast(pl.Date).alias(c))
+        at = pl.col(c).to_physical() - day.min()
+        out.extend(pl.lit(v).gather(at).alias(v.name) for v in span.select(_date_part_exprs(c, t)))
     return out
 
 
@@ -222,7 +226,11 @@ class TabularProcessor:
     # ---- fit -----------------------------------------------------------------------------
     def fit(self, df: Any) -> TabularProcessor:
         """Learn the columns, vocabularies, medians and scales from the training frame `df`."""
-        frame = _as_frame(df, "fit's frame")
+        self._fit(_as_frame(df, "fit's frame"))
+        return self
+
+    def _fit(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        """`fit`; returns the frame with its date parts, materialised (for `fit_transform`)."""
         cats, conts, dates, skip = self._checked_names()
         schema = {c: t for c, t in frame.schema.items() if c not in skip}
         if not schema:
@@ -236,14 +244,13 @@ class TabularProcessor:
             if _kind(schema[c]) != "date":
                 raise KitError(f"date column {c!r} is {schema[c]}, not a date; parse it first "
                                f"(pl.col({c!r}).str.to_date(...)) or leave it out of date_names")
-
         # the expanded frame: date parts in place of their date column
         clash = [f"{c}_{p}" for c in dates for p, _ in DATE_PARTS if f"{c}_{p}" in schema]
         if clash:
             raise KitError(f"date parts would overwrite the columns {', '.join(clash)}; rename them "
                            "or add them to skip_names")
         # materialised once: the type decisions and the statistics both read it
-        lf = frame.lazy().select(_expand(schema, dates)).collect().lazy()
+        lf = frame.lazy().select(_expand(frame, schema, dates)).collect().lazy()
         expanded = dict(lf.collect_schema())
         part_kind = {f"{c}_{p}": kind for c in dates for p, kind in DATE_PARTS}
         for what, names in (("cat_names", cats), ("cont_names", conts)):
@@ -251,7 +258,6 @@ class TabularProcessor:
             if unknown:
                 raise KitError(f"{what} names {', '.join(unknown)}, not columns of fit's frame "
                                f"after date parts ({_listing(expanded)})")
-
         kinds = self._decide(lf, expanded, part_kind, set(cats or ()), set(conts or ()))
         cat_cols = [c for c in expanded if kinds[c] == "cat"]
         cont_cols = [c for c in expanded if kinds[c] == "cont"]
@@ -259,22 +265,20 @@ class TabularProcessor:
             if _kind(expanded[c]) not in ("int", "float", "bool"):
                 raise KitError(f"continuous column {c!r} is {expanded[c]}, not a number; "
                                "name it in cat_names or convert it")
-
         stats = lf.select(
             *[(pl.col(c).cast(pl.String) if expanded[c] == pl.Categorical else pl.col(c))
               .drop_nulls().unique().sort().implode().alias(f"lv|{c}") for c in cat_cols],
             *[_float(c, expanded[c]).null_count().alias(f"na|{c}") for c in cont_cols],
             *[_float(c, expanded[c]).median().alias(f"md|{c}") for c in cont_cols],
-            *[_float(c, expanded[c]).fill_null(_float(c, expanded[c]).median()).mean().alias(f"mn|{c}")
-              for c in cont_cols],
-            *[_float(c, expanded[c]).fill_null(_float(c, expanded[c]).median()).std().alias(f"sd|{c}")
-              for c in cont_cols],
         ).collect()
-
-        self.input_columns_ = dict(schema)
-        self.date_names_ = tuple(dates)
+        self.input_columns_, self.date_names_ = dict(schema), tuple(dates)
         self.levels_ = {c: stats[f"lv|{c}"][0].rename(c) for c in cat_cols}
         stats = stats.drop([f"lv|{c}" for c in cat_cols]).row(0, named=True)
+        # mean and scale after the median fill, not computing it twice (an aggregate fill, as before: same bits)
+        filled = [(c, _float(c, expanded[c]).fill_null(pl.lit(stats[f"md|{c}"], pl.Float64).first()))
+                  for c in cont_cols]
+        stats |= lf.select(pl.lit(0).alias("_"), *[x.mean().alias(f"mn|{c}") for c, x in filled],
+                           *[x.std().alias(f"sd|{c}") for c, x in filled]).collect().row(0, named=True)
         # an all-missing column has no median: fill with 0 and leave the scale alone
         self.medians_ = {c: _finite(stats[f"md|{c}"], 0.0) for c in cont_cols}
         self.means_ = {c: _finite(stats[f"mn|{c}"], 0.0) for c in cont_cols}
@@ -286,11 +290,10 @@ class TabularProcessor:
             raise KitError(f"missing-value flags would overwrite the columns {', '.join(taken)}; "
                            "rename them or add them to skip_names")
         self.cat_names_ = (*cat_cols, *flags)
-        self.ordered_names_ = tuple(c for c in cat_cols if c in part_kind)
-        self.cont_names_ = tuple(cont_cols)
+        self.ordered_names_, self.cont_names_ = tuple(c for c in cat_cols if c in part_kind), tuple(cont_cols)
         self.cardinalities_ = {**{c: len(self.levels_[c]) + 1 for c in cat_cols},
                                **{f: _FLAG_CARDINALITY for f in flags}}
-        return self
+        return lf
 
     def _checked_names(self) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None,
                                       tuple[str, ...] | None, set[str]]:
@@ -332,8 +335,7 @@ class TabularProcessor:
                                "skip_names, or convert it (dates: date_names; text: a string column)")
         if count:
             n = lf.select(pl.col(c).drop_nulls().n_unique().alias(c) for c in count).collect().row(0, named=True)
-            for c in count:
-                kinds[c] = "cat" if n[c] <= self.max_card else "cont"
+            kinds |= {c: "cat" if n[c] <= self.max_card else "cont" for c in count}
         return kinds
 
     # ---- transform -----------------------------------------------------------------------
@@ -362,11 +364,12 @@ class TabularProcessor:
         if changed:
             raise KitError(f"columns changed type since fit: {'; '.join(changed)}; read both frames "
                            "with the same schema")
+        return self._apply(frame.lazy().select(_expand(frame, {c: have[c] for c in self.input_columns_},
+                                                       self.date_names_)))
 
-        lf = frame.lazy().select(_expand({c: have[c] for c in self.input_columns_}, self.date_names_))
-        # the frame's own dtypes (an int column may arrive as float)
-        types = lf.collect_schema()
-
+    def _apply(self, lf: pl.LazyFrame) -> Processed:
+        """`transform` of `lf`, the frame with its date parts."""
+        types = lf.collect_schema()  # the frame's own dtypes (an int column may arrive as float)
         cat_cols = [c for c in self.cat_names_ if c in self.levels_]
         exprs = [_code(c, types[c], self.levels_[c]).alias(c) for c in cat_cols]
         for c in self.na_names_:
@@ -377,7 +380,6 @@ class TabularProcessor:
             if self.normalize:
                 x = (x - self.means_[c]) / self.stds_[c]
             exprs.append(x.cast(pl.Float32).alias(c))
-
         unflagged = [c for c in self.cont_names_ if c not in self.na_names_]
         # one run for both queries, so the date parts are computed once
         out, counts = pl.collect_all([
@@ -391,8 +393,8 @@ class TabularProcessor:
                          levels={c: tuple(v.to_list()) for c, v in self.levels_.items()})
 
     def fit_transform(self, df: Any) -> Processed:
-        """`fit(df)` then `transform(df)`."""
-        return self.fit(df).transform(df)
+        """`fit(df)` then `transform(df)`, the date parts computed once."""
+        return self._apply(self._fit(_as_frame(df, "fit's frame")))
 
 
 def level_names(codes, levels) -> list[str]:
@@ -402,7 +404,7 @@ def level_names(codes, levels) -> list[str]:
     return names[np.where((c == np.round(c)) & (c >= 0) & (c <= len(levels)), c, 0).astype(np.int64)].tolist()
 
 
-#: integer vocabularies spanning at most this many values are coded by table lookup
+#: integer vocabularies and Date columns spanning fewer values (days) than this are looked up in a table
 _LOOKUP_SPAN = 1 << 20
 
 
@@ -422,12 +424,10 @@ def _code(col: str, dtype: pl.DataType, levels: pl.Series) -> pl.Expr:
     if n and levels.dtype.is_integer() and dtype.is_integer():
         lo, hi = int(levels[0]), int(levels[-1])
         if hi - lo < _LOOKUP_SPAN:
-            table = np.zeros(hi - lo + 1, np.int64)
-            table[levels.to_numpy().astype(np.int64) - lo] = np.arange(1, n + 1)
-            off = x.cast(pl.Int64) - lo
-            inside = (off >= 0) & (off <= hi - lo)
-            return (pl.when(inside).then(pl.lit(pl.Series(table)).gather(off.clip(0, hi - lo)))
-                    .otherwise(0).fill_null(0))
+            # code 0 at both ends of the table, for every value below lo or above hi
+            table = np.zeros(hi - lo + 3, np.int64)
+            table[levels.to_numpy().astype(np.int64) - lo + 1] = np.arange(1, n + 1)
+            return pl.lit(pl.Series(table)).gather((x.cast(pl.Int64) - (lo - 1)).clip(0, hi - lo + 2)).fill_null(0)
     if n and levels.dtype == pl.String and (dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)):
         # unseen strings become null in a non-strict cast
         return (x.cast(pl.String).cast(pl.Enum(levels.to_list()), strict=False).to_physical()

@@ -239,3 +239,37 @@ def test_level_names_of_codes():
 
     assert level_names([2, 0, None, 1, 3, 1.0, float("nan")], ("S", "")) == [
         "(empty)", "missing", "missing", "S", "missing", "S", "missing"]
+
+
+def test_date_parts_looked_up_per_day_match_the_parts_of_each_row():
+    # a Date column's parts are computed once per day of its span and looked up; a frame spanning
+    # other days, a single day or only missing dates agrees with polars' per-row date arithmetic,
+    # and fit_transform with fit then transform
+    rng = np.random.default_rng(0)
+    days = [dt.date(2012, 12, 25) + dt.timedelta(days=int(i)) for i in rng.integers(0, 800, 300)]
+    days[3] = days[50] = None
+    train = pl.DataFrame({"d": days, "x": rng.normal(size=300)})
+    later = pl.DataFrame({"d": [dt.date(2016, 2, 29), dt.date(2011, 1, 1), None], "x": [1.0, 2.0, 3.0]})
+    proc = TabularProcessor(normalize=False)
+    together = proc.fit_transform(train)
+    assert together.frame.equals(TabularProcessor(normalize=False).fit(train).transform(train).frame)
+    d = pl.col("d")
+    for frame in (train, later, later[:1], later[2:]):
+        out = proc.transform(frame).frame
+        want = frame.select(year=d.dt.year(), week=d.dt.week(), dayofyear=d.dt.ordinal_day(),
+                            is_month_end=d.dt.month_end().dt.day() == d.dt.day(),
+                            elapsed=d.cast(pl.Int32).cast(pl.Float64))
+        for part in ("week", "dayofyear", "is_month_end"):
+            levels = proc.levels_[f"d_{part}"].to_list()
+            got = [levels[c - 1] if c else None for c in out[f"d_{part}"].to_list()]
+            assert got == [v if v in levels else None for v in want[part].to_list()], part  # unseen: 0
+        for part in ("year", "elapsed"):  # missing dates get the training medians
+            med = proc.medians_[f"d_{part}"]
+            assert out[f"d_{part}"].to_list() == [med if v is None else v for v in want[part].to_list()], part
+
+
+def test_integer_codes_by_table_lookup_at_and_beyond_both_ends():
+    train = pl.DataFrame({"k": pl.Series([3, 5, 7, 5], dtype=pl.Int8)})
+    proc = TabularProcessor(cat_names=["k"]).fit(train)
+    test = pl.DataFrame({"k": pl.Series([-128, 2, 3, 4, 5, 7, 8, 127, None], dtype=pl.Int8)})
+    assert proc.transform(test).frame["k"].to_list() == [0, 0, 1, 0, 2, 3, 0, 0, 0]

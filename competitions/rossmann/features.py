@@ -109,26 +109,61 @@ def event_features(frame: pl.DataFrame, *, cap: int = EVENT_CAP, window: int = W
     """`frame` (one row per store and day: Store, Date and the EVENTS columns) with, per event,
     `<event>_since`, `<event>_until` (days, 0 on the day, capped at `cap`), `<event>_bw` and
     `<event>_fw` (days with the event among the `window` days ending / starting on the row's day),
-    sorted by Store then Date.
+    in `frame`'s row order (the counting is `event_counts`').
 
-    Days missing from `frame` count as days without the event.
+    Days missing from `frame` count as days without the event; a null condition counts as no event.
     """
-    day = pl.col("Date")
-    fwd: list[pl.Expr] = []
-    bwd: list[pl.Expr] = []
-    for name, on in EVENTS.items():
-        hit = pl.when(on).then(day)
-        since = (day - hit.forward_fill().over("Store")).dt.total_days()
-        until = (hit.backward_fill().over("Store") - day).dt.total_days()
-        count = on.cast(pl.Int32)
-        bwd += [since.fill_null(cap).clip(0, cap).cast(pl.Int32).alias(f"{name}_since"),
-                until.fill_null(cap).clip(0, cap).cast(pl.Int32).alias(f"{name}_until"),
-                count.rolling_sum_by("Date", f"{window}d").over("Store").alias(f"{name}_bw")]
-        # the forward window is a backward one over the days counted backwards
-        fwd.append(count.rolling_sum_by("_back", f"{window}i").over("Store").alias(f"{name}_fw"))
-    out = frame.sort("Store", "Date", descending=[False, True]).with_columns(
-        _back=-day.cast(pl.Int32)).with_columns(fwd).drop("_back")
-    return out.sort("Store", "Date").with_columns(bwd)
+    hits = frame.select(on.fill_null(False).alias(name) for name, on in EVENTS.items())
+    counts = event_counts(frame["Store"].to_numpy(), frame["Date"].to_physical().to_numpy(),
+                          {name: hits[name].to_numpy() for name in EVENTS}, cap=cap, window=window)
+    # the forward counts first: the column order the models have always seen
+    names = [f"{e}_fw" for e in EVENTS] + [f"{e}_{k}" for e in EVENTS for k in ("since", "until", "bw")]
+    return frame.with_columns(pl.Series(name, counts[name]) for name in names)
+
+
+def event_counts(store: np.ndarray, day: np.ndarray, hits: dict[str, np.ndarray], *, cap: int = EVENT_CAP,
+                 window: int = WINDOW_DAYS) -> dict[str, np.ndarray]:
+    """`event_features`' numbers as int32 arrays in the rows' order, from each row's store, day
+    (an integer: days since 1970) and, per event, whether the row has it (booleans).
+
+    The rows are placed on a grid of calendar days by stores, so that days without a row are
+    days without the event. Down each store's column, the days since the last event are the
+    day minus a running maximum of the event days (until the next: a running minimum from the
+    end), and the week counts are differences of the running count of events; then each row
+    reads its cell. The grid spans the days from the first row's to the last row's.
+
+    >>> e = event_counts(np.array([1, 1, 1, 2]), np.array([0, 1, 9, 1]), {"E": np.array([1, 0, 0, 0], bool)})
+    >>> [e[f"E_{k}"].tolist() for k in ("since", "until", "bw", "fw")]
+    [[0, 1, 9, 60], [0, 60, 60, 60], [1, 1, 0, 0], [1, 0, 0, 0]]
+    """
+    n = len(day)
+    if n == 0:
+        return {f"{name}_{kind}": np.zeros(0, np.int32) for name in hits
+                for kind in ("since", "until", "bw", "fw")}
+    col = store - store.min()
+    if col.max() >= 4 * n + 1024:  # sparse store numbers: number them 0, 1, ... instead
+        col = np.unique(store, return_inverse=True)[1].reshape(-1)
+    step = (day - day.min()).astype(np.int64)
+    n_days, n_stores = int(step.max()) + 1, int(col.max()) + 1
+    cell = step * n_stores + col
+    days = np.arange(n_days, dtype=np.int32)[:, None]
+    # the running count has a row of zeros on top: run[t] counts the events on the days before t,
+    # and a row's window spans the days start[t] to t (backward) or t to stop[t] - 1 (forward)
+    t = np.arange(n_days)
+    start, stop = np.maximum(t + 1 - window, 0), np.minimum(t + window, n_days)
+    out: dict[str, np.ndarray] = {}
+    for name, hit in hits.items():
+        grid = np.zeros((n_days, n_stores), bool)
+        grid.reshape(-1)[cell[hit]] = True
+        last = np.maximum.accumulate(np.where(grid, days, -cap - 1), axis=0)
+        next_ = np.minimum.accumulate(np.where(grid, days, n_days + cap)[::-1], axis=0)[::-1]
+        run = np.zeros((n_days + 1, n_stores), np.int32)
+        np.cumsum(grid, axis=0, dtype=np.int32, out=run[1:])
+        counts = {"since": np.minimum(days - last, cap), "until": np.minimum(next_ - days, cap),
+                  "bw": run[1:] - run[start], "fw": run[stop] - run[:-1]}
+        for kind, values in counts.items():
+            out[f"{name}_{kind}"] = values.reshape(-1)[cell].astype(np.int32, copy=False)
+    return out
 
 
 def easter(year: pl.Expr) -> pl.Expr:
@@ -162,26 +197,59 @@ def easter_days(day: pl.Expr, *, cap: int = EASTER_CAP) -> pl.Expr:
     return (day - easter(day.dt.year())).dt.total_days().clip(-cap, cap).cast(pl.Int32)
 
 
+def by_day(dates: pl.Series, **exprs: pl.Expr) -> pl.DataFrame:
+    """`exprs` (of pl.col("Date")) for each of `dates`, computed once per day of their span and
+    gathered: a million rows share a thousand days, and date arithmetic per row is slow.
+
+    >>> import datetime as dt
+    >>> days = pl.Series([dt.date(2015, 3, 2), dt.date(2015, 2, 27), None, dt.date(2015, 3, 2)])
+    >>> by_day(days, d=pl.col("Date").dt.day())["d"].to_list()
+    [2, 27, None, 2]
+    """
+    day = dates.to_physical().cast(pl.Int64)
+    lo = day.min() if day.count() else 0
+    hi = day.max() if day.count() else 0
+    calendar = pl.select(Date=pl.int_range(lo, hi + 1, dtype=pl.Int32).cast(pl.Date)).select(**exprs)
+    return calendar.select(pl.all().gather(day - lo))
+
+
+def promo_keys(store: pl.DataFrame) -> pl.DataFrame:
+    """store.csv's (or rows') "since" columns as the numbers `store_features` counts from:
+    `_opened`, the competitor's opening month as year * 12 + month; `_promo2`, the Monday the
+    store joined Promo2 (days since 1970); `_interval`, its PromoInterval months as bits
+    (January 1, February 2, ...; 0 for none). The four columns they come from are dropped."""
+    # Monday of ISO week Promo2SinceWeek: January 4 is always in week 1
+    jan4 = pl.date(pl.col("Promo2SinceYear"), 1, 4)
+    months = pl.col("PromoInterval").str.split(",")
+    return store.with_columns(
+        _opened=pl.col("CompetitionOpenSinceYear") * 12 + pl.col("CompetitionOpenSinceMonth"),
+        _promo2=(jan4.cast(pl.Int32) - (jan4.dt.weekday() - 1) + 7 * (pl.col("Promo2SinceWeek") - 1)),
+        _interval=pl.sum_horizontal(months.list.contains(m).cast(pl.Int32) * (1 << i)
+                                    for i, m in enumerate(MONTHS)),
+    ).drop("CompetitionOpenSinceYear", "CompetitionOpenSinceMonth", "Promo2SinceYear", "Promo2SinceWeek")
+
+
 def store_features(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` (rows with Date joined with store.csv's columns) with CompetitionMonthsOpen,
     Promo2Weeks and Promo2Month (see the module docstring); the store.csv columns they come
     from are dropped, except Promo2 and PromoInterval."""
-    day = pl.col("Date")
-    months = ((day.dt.year() - pl.col("CompetitionOpenSinceYear")) * 12
-              + day.dt.month() - pl.col("CompetitionOpenSinceMonth"))
-    # Monday of ISO week Promo2SinceWeek: January 4 is always in week 1
-    jan4 = pl.date(pl.col("Promo2SinceYear"), 1, 4)
-    start = (jan4 - pl.duration(days=jan4.dt.weekday() - 1)
-             + pl.duration(weeks=pl.col("Promo2SinceWeek") - 1))
-    weeks = (day - start).dt.total_days().floordiv(7)
+    return dated_store_features(promo_keys(frame))
+
+
+def dated_store_features(frame: pl.DataFrame) -> pl.DataFrame:
+    """`store_features` of rows (Date) joined with `promo_keys` of store.csv, whose `_` columns
+    are dropped: build joins the keys of the thousand stores, not of each row."""
+    day = by_day(frame["Date"], _month=pl.col("Date").dt.year() * 12 + pl.col("Date").dt.month(),
+                 _bit=pl.col("Date").dt.month().replace_strict(range(1, 13), [1 << i for i in range(12)]))
+    months = pl.col("_month") - pl.col("_opened")
+    weeks = (pl.col("Date").to_physical() - pl.col("_promo2")).floordiv(7)
     in_promo2 = pl.col("Promo2") == 1
-    month_name = day.dt.month().replace_strict(list(range(1, 13)), list(MONTHS), return_dtype=pl.String)
-    in_interval = pl.col("PromoInterval").str.split(",").list.contains(month_name)
-    return frame.with_columns(
+    in_interval = (pl.col("_interval") & pl.col("_bit")) != 0
+    return frame.hstack(day).with_columns(
         CompetitionMonthsOpen=months.clip(-1, COMPETITION_MONTHS_CAP).cast(pl.Int32),
         Promo2Weeks=pl.when(in_promo2).then(weeks.clip(-1, PROMO2_WEEKS_CAP)).cast(pl.Int32),
         Promo2Month=(in_promo2 & (weeks >= 0) & in_interval.fill_null(False)).cast(pl.Int8),
-    ).drop("CompetitionOpenSinceYear", "CompetitionOpenSinceMonth", "Promo2SinceYear", "Promo2SinceWeek")
+    ).drop("_opened", "_promo2", "_interval", "_month", "_bit")
 
 
 def weather_table(weather: pl.DataFrame, state_names: pl.DataFrame) -> pl.DataFrame:
@@ -215,31 +283,29 @@ def build(train: pl.DataFrame, test: pl.DataFrame, store: pl.DataFrame, *, state
     `states` is store_states.csv; `weather` is weather_table's output; `trends` is trend_tables'
     pair. Each may be None (the folder lacks the file).
     """
-    rows = pl.concat([
-        train.select(*_DAILY, _part=pl.lit(0, pl.Int8), _row=pl.int_range(pl.len(), dtype=pl.Int64)),
-        test.select(*_DAILY, _part=pl.lit(1, pl.Int8), _row=pl.int_range(pl.len(), dtype=pl.Int64))
-        .with_columns(pl.col("Open").fill_null(1)),
-    ], how="vertical_relaxed")
-    rows = event_features(rows).with_columns(EasterDays=easter_days(pl.col("Date")))
+    # the train rows in the order Frames gives them, then the test rows: every later step
+    # keeps the row order, so the two parts are slices at the end
+    day = train["Date"].to_physical().to_numpy()
+    first = train.select(*_DAILY, "Sales")[np.lexsort((train["Store"].to_numpy(), day))]
+    rows = pl.concat([first.drop("Sales"), test.select(_DAILY).with_columns(pl.col("Open").fill_null(1))],
+                     how="vertical_relaxed")
+    rows = event_features(rows)
+    rows = rows.hstack(by_day(rows["Date"], EasterDays=easter_days(pl.col("Date"))))
     shops = store
     if states is not None:
-        shops = shops.join(states.select("Store", "State"), on="Store", how="left")
-    rows = store_features(rows.join(shops, on="Store", how="left"))
+        shops = shops.join(states.select("Store", "State"), on="Store", how="left", maintain_order="left")
+    rows = dated_store_features(rows.join(promo_keys(shops), on="Store", how="left", maintain_order="left"))
     if weather is not None and "State" in rows.columns:
-        rows = rows.join(weather, on=["State", "Date"], how="left")
+        rows = rows.join(weather, on=["State", "Date"], how="left", maintain_order="left")
     if trends is not None:
         by_state, country = trends
         # the Sunday that starts the trend week holding each day
         rows = rows.with_columns(_week=pl.col("Date") - pl.duration(days=pl.col("Date").dt.weekday() % 7))
         if "State" in rows.columns:
-            rows = rows.join(by_state, on=["State", "_week"], how="left")
-        rows = rows.join(country, on="_week", how="left").drop("_week")
-    sales = train.select("Sales", _row=pl.int_range(pl.len(), dtype=pl.Int64))
-    tr = (rows.filter(pl.col("_part") == 0).join(sales, on="_row", how="left")
-          .sort("Date", "Store").drop("_part", "_row"))
-    te = (rows.filter(pl.col("_part") == 1).sort("_row")
-          .with_columns(Id=test["Id"]).drop("_part", "_row"))
-    return Frames(train=tr, test=te)
+            rows = rows.join(by_state, on=["State", "_week"], how="left", maintain_order="left")
+        rows = rows.join(country, on="_week", how="left", maintain_order="left").drop("_week")
+    n = train.height
+    return Frames(train=rows[:n].with_columns(first["Sales"]), test=rows[n:].with_columns(test["Id"]))
 
 
 def _read_extra(folder: Path, name: str) -> pl.DataFrame | None:
@@ -254,8 +320,10 @@ def _read_extra(folder: Path, name: str) -> pl.DataFrame | None:
 #: the last 48 days held out) they cost RMSPE 0.0928 -> 0.1407 (Promo_until alone 0.099 -> 0.156),
 #: and validation could not see it, so they are left out; the 7-day forward counts stay.
 _NOT_FEATURES = ("Sales", "Id", "Open", *[f"{e}_until" for e in EVENTS])
-#: integer columns that are categories whatever their cardinality
-_CATEGORICAL = ("Store", *[f"{e}_{w}" for e in EVENTS for w in ("bw", "fw")])
+#: integer columns that are categories whatever their cardinality (the 0/1 flags too: named,
+#: the processor need not count their values to decide)
+_CATEGORICAL = ("Store", *[f"{e}_{w}" for e in EVENTS for w in ("bw", "fw")],
+                "Promo", "SchoolHoliday", "Promo2", "Promo2Month")
 #: integer columns that are quantities whatever their cardinality
 _CONTINUOUS = ("CompetitionDistance", "CompetitionMonthsOpen", "Promo2Weeks", "EasterDays",
                *[f"{e}_since" for e in EVENTS])

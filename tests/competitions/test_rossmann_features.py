@@ -96,6 +96,74 @@ def test_missing_days_count_by_the_calendar_not_by_rows():
     assert out["Promo_fw"].to_list() == [1, 0]
 
 
+def _events_by_expressions(frame: pl.DataFrame, cap: int = 60, window: int = 7) -> pl.DataFrame:
+    """The first implementation of event_features (polars windows over each store), sorted by Store
+    then Date: the reference the numpy grid must match."""
+    day = pl.col("Date")
+    fwd, bwd = [], []
+    for name, on in F.EVENTS.items():
+        hit = pl.when(on).then(day)
+        since = (day - hit.forward_fill().over("Store")).dt.total_days()
+        until = (hit.backward_fill().over("Store") - day).dt.total_days()
+        count = on.cast(pl.Int32)
+        bwd += [since.fill_null(cap).clip(0, cap).cast(pl.Int32).alias(f"{name}_since"),
+                until.fill_null(cap).clip(0, cap).cast(pl.Int32).alias(f"{name}_until"),
+                count.rolling_sum_by("Date", f"{window}d").over("Store").alias(f"{name}_bw")]
+        fwd.append(count.rolling_sum_by("_back", f"{window}i").over("Store").alias(f"{name}_fw"))
+    out = frame.sort("Store", "Date", descending=[False, True]).with_columns(
+        _back=-day.cast(pl.Int32)).with_columns(fwd).drop("_back")
+    return out.sort("Store", "Date").with_columns(bwd)
+
+
+def test_event_counts_across_a_gap_and_two_stores_by_hand():
+    march = [D(2015, 3, d) for d in (1, 2, 3, 10, 11)]  # no rows from 4 to 9 March
+    one = _daily(1, march, promo={D(2015, 3, 2), D(2015, 3, 10)})
+    two = _daily(2, _days(D(2015, 3, 1), 3), promo={D(2015, 3, 3)})
+    frame = pl.concat([two, one]).reverse()  # any row order: the output keeps it
+    out = F.event_features(frame)
+    assert out.select("Store", "Date").equals(frame.select("Store", "Date"))
+    s1 = out.filter(pl.col("Store") == 1).reverse()
+    assert s1["Promo_since"].to_list() == [60, 0, 1, 0, 1]
+    assert s1["Promo_until"].to_list() == [1, 0, 7, 0, 60]
+    assert s1["Promo_bw"].to_list() == [0, 1, 1, 1, 1]  # 10 March: the 4th to the 10th
+    assert s1["Promo_fw"].to_list() == [1, 1, 0, 1, 0]  # 3 March: the 3rd to the 9th, none
+    s2 = out.filter(pl.col("Store") == 2).reverse()
+    assert [s2[f"Promo_{k}"].to_list() for k in ("since", "until", "bw", "fw")] == [
+        [60, 60, 0], [2, 1, 0], [0, 0, 1], [1, 1, 1]]
+    assert out.sort("Store", "Date").equals(_events_by_expressions(frame))
+
+
+def test_event_counts_match_the_window_expressions_on_random_stores():
+    rng = np.random.default_rng(0)
+    parts = []
+    for store in (3, 7, 1_000_000_000):  # far-apart store numbers: numbered densely on the grid
+        days = sorted(rng.choice(200, 150, replace=False).tolist())  # gaps of every length
+        parts.append(pl.DataFrame({
+            "Store": store, "Date": [D(2014, 1, 1) + dt.timedelta(days=d) for d in days], "Open": 1,
+            "Promo": rng.integers(0, 2, len(days)), "SchoolHoliday": (rng.random(len(days)) < 0.1).astype(int),
+            "StateHoliday": rng.choice(["0", "a", "b"], len(days), p=[0.9, 0.05, 0.05])}))
+    frame = pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=1)
+    out = F.event_features(frame)
+    assert out.select("Store", "Date").equals(frame.select("Store", "Date"))
+    assert out.sort("Store", "Date").equals(_events_by_expressions(frame))
+    assert F.event_features(frame.clear()).height == 0
+
+
+def test_store_keys_joined_give_the_same_features_as_the_rows():
+    store = _store(3, CompetitionOpenSinceMonth=[3, None, 12], CompetitionOpenSinceYear=[2014, None, 2015],
+                   Promo2=[1, 0, 1], Promo2SinceWeek=[27, None, 1], Promo2SinceYear=[2013, None, 2015],
+                   PromoInterval=["Jan,Apr,Jul,Oct", None, "Mar,Jun,Sept,Dec"])
+    rows = pl.DataFrame({"Store": [1, 2, 3] * 4, "Date": [D(2015, m, 5) for m in (1, 6, 9, 12) for _ in range(3)]})
+    keys = F.promo_keys(store)
+    assert keys["_interval"].to_list() == [1 + 8 + 64 + 512, 0, 4 + 32 + 256 + 2048]
+    # week 27 of 2013 starts Monday 1 July 2013; week 1 of 2015 on Monday 29 December 2014
+    assert keys["_promo2"].to_list() == [(D(2013, 7, 1) - D(1970, 1, 1)).days, None,
+                                         (D(2014, 12, 29) - D(1970, 1, 1)).days]
+    joined = F.dated_store_features(rows.join(keys, on="Store", how="left", maintain_order="left"))
+    assert joined.equals(F.store_features(rows.join(store, on="Store", how="left", maintain_order="left")))
+    assert joined["Promo2Month"].to_list() == [1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1]
+
+
 def test_competition_and_promo2_features():
     date = D(2015, 7, 15)
     rows = pl.DataFrame({"Store": [1, 2, 3, 4, 5, 6], "Date": [date] * 5 + [D(2015, 9, 3)]})
