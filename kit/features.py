@@ -168,8 +168,9 @@ def features_module(comp: Competition):
     return comp.load("features") if (folder / "features.py").exists() else None
 
 
-def default_models(comp: Competition) -> dict[str, dict]:
-    """The competition's default models and their hyperparameters, in the order `kit run` trains them."""
+def model_defaults(comp: Competition) -> dict[str, dict]:
+    """Every model the competition has hyperparameters for (its features.py `MODELS`), whether
+    or not `kit run` trains it by default: `kit train COMP nn` starts from these."""
     mod = features_module(comp)
     models = getattr(mod, "MODELS", None) if mod is not None else None
     if models:
@@ -178,6 +179,21 @@ def default_models(comp: Competition) -> dict[str, dict]:
         return {"cnn": {}}
     return {"lgbm": {"n_estimators": 2000, "learning_rate": 0.05, "early_stopping_rounds": 50},
             "rf": {"n_estimators": 60, "min_samples_leaf": 3, "max_features": 0.5}}
+
+
+def default_models(comp: Competition) -> dict[str, dict]:
+    """The models `kit run` trains, in order, and their hyperparameters: the features.py's `RUN`
+    names (models that earn their place in the blend), else every model of `MODELS`."""
+    models = model_defaults(comp)
+    mod = features_module(comp)
+    run = getattr(mod, "RUN", None) if mod is not None else None
+    if not run:
+        return models
+    missing = [m for m in run if m not in models]
+    if missing:
+        raise TypeError(f"competitions/{comp.spec.name}/features.py RUN names {', '.join(missing)}, "
+                        "which MODELS does not define")
+    return {m: models[m] for m in run}
 
 
 def prepare(comp: Competition, folder: str | os.PathLike, *, seed: int = 0) -> Prepared:

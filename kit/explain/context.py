@@ -202,9 +202,9 @@ class RunModels:
 
 def fast_params(comp: Competition) -> dict:
     """The drop tests' quick LightGBM: the competition's defaults, faster (see FAST_ROUNDS)."""
-    from kit.features import default_models
+    from kit.features import model_defaults
 
-    base = {k: v for k, v in default_models(comp).get("lgbm", {}).items() if k != "n_jobs"}
+    base = {k: v for k, v in model_defaults(comp).get("lgbm", {}).items() if k != "n_jobs"}
     return {**base, "learning_rate": max(0.1, float(base.get("learning_rate", 0.1))), "n_estimators": FAST_ROUNDS,
             "early_stopping_rounds": None}
 

@@ -50,6 +50,9 @@ class ModelEntry:
     #: it splits a categorical column as a set of categories (LightGBM), so ordered categories
     #: (date parts) go in as numbers instead; see `categorical_for`
     set_splits: bool = False
+    #: it records its eval_set loss per round and can predict at another round (`curves_`,
+    #: `set_rounds`), so with several folds each is scored at the round the others chose
+    nested_rounds: bool = False
 
     def for_task(self, task: str) -> type[TabularModel] | type[CNNClassifier]:
         if task not in TASKS:
@@ -64,7 +67,7 @@ MODELS: dict[str, ModelEntry] = {
                      "random forest (scikit-learn; LightGBM's rf mode on a GPU)", stops_early=False),
     "lgbm": ModelEntry(LightGBMRegressor, LightGBMClassifier,
                        "LightGBM gradient boosting, early stopping, native categorical splits",
-                       set_splits=True),
+                       set_splits=True, nested_rounds=True),
     "nn": ModelEntry(EmbeddingNetRegressor, EmbeddingNetClassifier,
                      "entity-embedding network (torch; CUDA when available)", sample_weight=False, torch=True),
     "cnn": ModelEntry(None, CNNClassifier,

@@ -15,16 +15,16 @@
 
 from kit.runs.artifacts import RunResult, read_config, read_run, write_run
 from kit.runs.blend import blend_runs, ensemble_selection, ranks
-from kit.runs.cv import CVResult, cross_validate, predict, take
+from kit.runs.cv import CVResult, choose_round, cross_validate, predict, take
 from kit.runs.folds import Folds, ValidationPlan, load_folds, make_folds, plan_validation, read_folds, save_folds
 from kit.runs.pipeline import RunSummary, StepTime, run_all
-from kit.runs.train import (build_model, fit_folds, metric_of, model_params, oof_score, refit_with_round,
-                             score_rows, stop_split, train)
+from kit.runs.train import (build_model, fit_folds, metric_of, model_params, oof_score, refit_rounds,
+                             refit_with_round, score_rows, stop_split, train)
 
 __all__ = [
     "RunResult", "read_config", "read_run", "write_run", "blend_runs", "ensemble_selection", "ranks",
     "CVResult", "cross_validate", "predict", "take", "Folds", "ValidationPlan", "plan_validation", "load_folds", "make_folds", "read_folds",
     "save_folds", "RunSummary", "StepTime", "run_all", "build_model", "fit_folds", "metric_of", "model_params",
-    "refit_with_round",
+    "refit_with_round", "refit_rounds", "choose_round",
     "oof_score", "score_rows", "stop_split", "train",
 ]

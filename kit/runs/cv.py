@@ -28,7 +28,7 @@ import numpy as np
 
 from kit.errors import KitError
 
-__all__ = ["CVResult", "cross_validate", "take", "predict"]
+__all__ = ["CVResult", "cross_validate", "take", "predict", "choose_round"]
 
 #: scorer(y_true, y_pred, sample_weight) -> float, y on the estimator's own scale
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
@@ -50,6 +50,10 @@ class CVResult:
     test: np.ndarray | None = None
     #: seconds per fold (fit and predict)
     seconds: tuple[float, ...] = ()
+    #: with `nested_rounds`: per label, the round the mean of every fold's validation curve
+    #: chose (for a refit on all rows), and the round each fold was scored at
+    rounds: tuple[int, ...] | None = None
+    fold_rounds: tuple[tuple[int, ...], ...] = ()
 
     @property
     def valid_rows(self) -> np.ndarray:
@@ -115,13 +119,39 @@ def _fit_fold(model: Any, k: int, X: Any, y: np.ndarray, tr: np.ndarray, va: np.
     return again
 
 
+def choose_round(curves: Sequence[np.ndarray]) -> int:
+    """The round (1-based) where the mean of `curves` (validation losses per round, lower is
+    better, one per fold; cut to the shortest) is lowest. Each curve is divided by its own lowest
+    value first, so that a fold whose window is harder does not outweigh the others.
+
+    >>> choose_round([np.array([3.0, 2.0, 1.0, 1.5]), np.array([30.0, 10.0, 12.0])])  # means 3, 1.5, 1.1
+    3
+    """
+    n = min(len(c) for c in curves)
+    if n == 0:
+        return 1
+    rel = [np.asarray(c[:n], np.float64) / max(float(np.min(c[:n])), 1e-300) for c in curves]
+    return int(np.argmin(np.mean(rel, axis=0))) + 1
+
+
+def _nested(models: list) -> tuple[list[tuple[int, ...]], tuple[int, ...]] | None:
+    """Per fold, per label, the round chosen by the other folds' curves; and by all folds'."""
+    curves = [getattr(m, "curves_", None) for m in models]
+    if len(models) < 2 or any(c is None for c in curves):
+        return None
+    labels = range(len(curves[0]))
+    per_fold = [tuple(choose_round([c[j] for i, c in enumerate(curves) if i != k]) for j in labels)
+                for k in range(len(models))]
+    return per_fold, tuple(choose_round([c[j] for c in curves]) for j in labels)
+
+
 def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test: Any = None, *,
                    sample_weight: np.ndarray | None = None, scorer: Scorer | None = None,
                    callbacks: Callable[[int], Sequence] | None = None, eval_set: bool = True,
                    log: Callable[[str], None] | None = None, name: str = "model",
                    score_name: str = "score",
                    stop_split: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-                   refit: Callable[[Any], Any] | None = None) -> CVResult:
+                   refit: Callable[[Any], Any] | None = None, nested_rounds: bool = False) -> CVResult:
     """Fit a clone of `estimator` on each fold's training rows; predict its validation rows.
 
     Args:
@@ -145,6 +175,11 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
             round the first fit chose, without early stopping), or None to keep the first fit.
             Where the test is the future this scores what the final refit on every row does:
             a model that never saw its last training days forecasts further ahead than the test.
+        nested_rounds: (two or more folds; models with `curves_` and `set_rounds`, i.e.
+            LightGBM) each fold's model trains on all of the fold's training rows, recording its
+            validation loss per round, and predicts with the round the OTHER folds' curves
+            chose (`choose_round`): one fit per fold, and no fold is scored at a round its own
+            rows picked. `CVResult.rounds` is the round all folds' curves choose.
         log: gets one line per fold, naming the estimator `name` and the score `score_name`.
     """
     from sklearn.base import clone
@@ -153,25 +188,57 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
     n = y.shape[0]
     splits = _splits(folds, X, y)
     multilabel = y.ndim == 2
-    oof = np.full((n, y.shape[1]) if multilabel else n, np.nan)
-    fold_of = np.full(n, -1, np.int64)
-    models, scores, seconds, test_sum = [], [], [], None
+    out = _Out(np.full((n, y.shape[1]) if multilabel else n, np.nan), np.full(n, -1, np.int64))
+    models = []
     for k, (tr, va) in enumerate(splits):
         t0 = time.perf_counter()
-        model = _fit_fold(clone(estimator), k, X, y, tr, va, sample_weight, callbacks, eval_set, stop_split, refit)
+        models.append(_fit_fold(clone(estimator), k, X, y, tr, va, sample_weight, callbacks, eval_set,
+                                None if nested_rounds else stop_split, None if nested_rounds else refit))
+        out.seconds.append(time.perf_counter() - t0)
+        if not nested_rounds:  # scored now: each fold's line as soon as it is done
+            out.score(models[k], k, splits[k], X, y, X_test, sample_weight, scorer, multilabel)
+            _log_fold(log, name, score_name, k, splits, out)
+    chosen = _nested(models) if nested_rounds else None
+    for k in range(len(splits)) if nested_rounds else ():
+        if chosen is not None:
+            models[k].set_rounds(chosen[0][k])
+        out.score(models[k], k, splits[k], X, y, X_test, sample_weight, scorer, multilabel)
+        _log_fold(log, name, score_name, k, splits, out,
+                  f", round {'/'.join(map(str, chosen[0][k]))} from the other folds" if chosen else "")
+    test = None if not out.tests else sum(out.tests) / len(splits)
+    return CVResult(out.oof, out.fold_of, tuple(models), tuple(out.scores), test, tuple(out.seconds),
+                    rounds=None if chosen is None else chosen[1],
+                    fold_rounds=() if chosen is None else tuple(chosen[0]))
+
+
+@dataclass(eq=False)
+class _Out:
+    """What cross_validate collects fold by fold."""
+
+    oof: np.ndarray
+    fold_of: np.ndarray
+    scores: list = field(default_factory=list)
+    tests: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def score(self, model, k: int, split: tuple, X, y, X_test, sample_weight, scorer, multilabel: bool) -> None:
+        """Fold k's validation (and test) predictions and its score; the time added to the fold's."""
+        t0 = time.perf_counter()
+        _, va = split
         p = predict(model, take(X, va), multilabel)
-        oof[va] = p
-        fold_of[va] = k
-        models.append(model)
+        self.oof[va] = p
+        self.fold_of[va] = k
         if X_test is not None:
-            pt = predict(model, X_test, multilabel)
-            test_sum = pt if test_sum is None else test_sum + pt
+            self.tests.append(predict(model, X_test, multilabel))
         if scorer is not None:
-            scores.append(float(scorer(y[va], p, None if sample_weight is None else sample_weight[va])))
-        seconds.append(time.perf_counter() - t0)
-        if log is not None:
-            score = f": {score_name} {scores[-1]:.5f}" if scores else ""
-            log(f"  {name} fold {k + 1}/{len(splits)}{score} ({len(tr):,} train / {len(va):,} valid rows, "
-                f"{seconds[-1]:.1f}s)")
-    test = None if test_sum is None else test_sum / len(splits)
-    return CVResult(oof, fold_of, tuple(models), tuple(scores), test, tuple(seconds))
+            self.scores.append(float(scorer(y[va], p, None if sample_weight is None else sample_weight[va])))
+        self.seconds[k] += time.perf_counter() - t0
+
+
+def _log_fold(log, name: str, score_name: str, k: int, splits: list, out: _Out, more: str = "") -> None:
+    if log is None:
+        return
+    tr, va = splits[k]
+    score = f": {score_name} {out.scores[k]:.5f}" if out.scores else ""
+    log(f"  {name} fold {k + 1}/{len(splits)}{score} ({len(tr):,} train / {len(va):,} valid rows, "
+        f"{out.seconds[k]:.1f}s{more})")

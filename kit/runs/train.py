@@ -32,7 +32,8 @@ from kit.runs.cv import CVResult, cross_validate, predict
 from kit.runs.folds import Folds
 from kit.spec import Competition, CompetitionSpec
 
-__all__ = ["metric_of", "score_rows", "model_params", "build_model", "fit_folds", "oof_score", "train"]
+__all__ = ["metric_of", "score_rows", "model_params", "build_model", "fit_folds", "oof_score", "refit_rounds",
+           "train"]
 
 #: hyperparameters the run machinery sets itself
 MANAGED = ("cat_features", "random_state")
@@ -58,12 +59,12 @@ def score_rows(spec: CompetitionSpec, prepared: Prepared, rows: np.ndarray, pred
 
 def model_params(comp: Competition, model: str, params: dict | None = None, *, threads: int | None = None) -> dict:
     """The hyperparameters a run uses: the competition's defaults for `model`, then `params`."""
-    from kit.features import default_models
+    from kit.features import model_defaults
     from kit.models import MODELS
 
     if model not in MODELS:
         raise KitError(f"unknown model {model!r}; known models: {', '.join(MODELS)}")
-    out = dict(default_models(comp).get(model, {}))
+    out = dict(model_defaults(comp).get(model, {}))
     out.update(params or {})
     cls = MODELS[model].for_task(comp.spec.task)
     allowed = cls().get_params()
@@ -131,6 +132,9 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
     # whole fold (the final refit has no rows to pick an epoch on either).
     rounds = bool(resolved.get("early_stopping_rounds"))
     choose = MODELS[model].stops_early and (rounds or not folds.refit)
+    # With two or more folds, a model with validation curves (LightGBM) trains once per fold on
+    # all of the fold's rows and is scored at the round the other folds' curves choose.
+    nested = choose and rounds and len(folds) > 1 and MODELS[model].nested_rounds
     progress = progress or FitLog(name or model, log)
 
     seen: set[int] = set()
@@ -145,7 +149,7 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
                               X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
                               callbacks=with_progress, log=log, name=name or model, score_name=score_name,
                               eval_set=choose, stop_split=stop_split(prepared, folds, seed) if choose else None,
-                              refit=refit_with_round if folds.refit and rounds else None)
+                              refit=refit_with_round if folds.refit and rounds else None, nested_rounds=nested)
 
 
 def refit_with_round(fitted):
@@ -222,13 +226,28 @@ def oof_score(comp: Competition, prepared: Prepared, folds: Folds, cv: CVResult,
     return overall, fold_scores, thresholds
 
 
-def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, fitted, log, name: str):
-    """The model refitted on every training row, LightGBM with the mean of the rounds early
-    stopping found on the folds."""
+def refit_rounds(cv: CVResult, folds: Folds, n_rows: int) -> int | None:
+    """The rounds for a refit on all `n_rows` rows: the round the folds' validation curves chose
+    together (`CVResult.rounds`), scaled by the rows it trains on against the folds' mean; else
+    the mean of the rounds the folds stopped at; None for a model without rounds or one round
+    count per label."""
+    if cv.rounds is not None:
+        if len(cv.rounds) != 1:
+            return None
+        scale = n_rows / float(np.mean([len(tr) for tr, _ in folds.splits]))
+        return max(1, int(round(cv.rounds[0] * scale)))
+    best = [getattr(m, "best_iteration_", None) for m in cv.models]
+    if all(b is not None and np.ndim(b) == 0 for b in best):
+        return max(1, int(round(float(np.mean(best)))))
+    return None
+
+
+def _refit(comp: Competition, prepared: Prepared, model: str, resolved: dict, seed: int, rounds: int | None,
+           log, name: str):
+    """The model refitted on every training row, LightGBM with `rounds` (refit_rounds)."""
     extra = {}
-    best = [getattr(m, "best_iteration_", None) for m in fitted]
-    if all(b is not None and np.ndim(b) == 0 for b in best) and resolved.get("early_stopping_rounds"):
-        extra = {"n_estimators": max(1, int(round(float(np.mean(best))))), "early_stopping_rounds": None}
+    if rounds is not None and resolved.get("early_stopping_rounds"):
+        extra = {"n_estimators": rounds, "early_stopping_rounds": None}
     tf = time.perf_counter()
     m = build_model(comp, prepared, model, resolved, seed, **extra)
     weight = _weights_for(model, prepared, lambda *_: None)
@@ -264,7 +283,8 @@ def train(comp: Competition, prepared: Prepared, folds: Folds, model: str, out_d
                    X_test=not refit)
     models = {f"fold_{k}": m for k, m in enumerate(cv.models)}
     if refit:
-        models["all"] = _refit(comp, prepared, model, resolved, seed, cv.models, log, name)
+        models["all"] = _refit(comp, prepared, model, resolved, seed, refit_rounds(cv, folds, prepared.n_rows),
+                               log, name)
         from kit.models import MODELS
 
         test = predict(models["all"], prepared.inputs(MODELS[model].inputs)[1], spec.task == "multilabel")

@@ -155,3 +155,52 @@ def test_refit_fits_the_chosen_round_on_the_whole_fold():
     assert r.models[0].best_iteration_ == first.best_iteration_ and r.models[0].early_stopping_rounds is None
     # one round per label (multilabel) cannot be one refit: the first fit is kept
     assert refit_with_round(type("M", (), {"best_iteration_": np.array([3, 4])})()) is None
+
+
+def test_nested_rounds_score_each_fold_at_the_round_the_other_folds_chose():
+    """With nested_rounds each fold's model trains on all its rows, watching its validation
+    rows, and predicts them at the round the OTHER folds' curves choose (never its own best);
+    `rounds` is the round all curves choose together."""
+    from kit.runs import choose_round
+
+    X, y = _data(900, seed=3)
+    y = y + np.random.default_rng(4).normal(0, 1.5, len(y))  # noisy: the best round differs per fold
+    frame = pl.DataFrame(X, schema=["a", "b", "c"])
+    folds = [(np.setdiff1d(np.arange(900), np.arange(k * 300, (k + 1) * 300)), np.arange(k * 300, (k + 1) * 300))
+             for k in range(3)]
+    kw = dict(n_estimators=300, learning_rate=0.2, num_leaves=15, early_stopping_rounds=40, n_jobs=1)
+    r = cross_validate(LightGBMRegressor(**kw), frame, y, folds, X_test=frame[:7], nested_rounds=True,
+                       scorer=lambda t, p, w=None: float(np.sqrt(np.mean((t - p) ** 2))))
+    by_hand = [LightGBMRegressor(**kw).fit(frame[tr], y[tr], eval_set=(frame[va], y[va])) for tr, va in folds]
+    curves = [m.curves_[0] for m in by_hand]
+    for k, (tr, va) in enumerate(folds):
+        want = choose_round([c for j, c in enumerate(curves) if j != k])
+        assert r.fold_rounds[k] == (want,)
+        assert len(curves[k]) == by_hand[k].boosters_[0].current_iteration()  # every tree kept, past the best
+        by_hand[k].set_rounds([want])
+        np.testing.assert_allclose(r.oof[va], by_hand[k].predict(frame[va]))
+        assert r.fold_scores[k] == pytest.approx(float(np.sqrt(np.mean((y[va] - r.oof[va]) ** 2))))
+    assert r.rounds == (choose_round(curves),)
+    np.testing.assert_allclose(r.test, np.mean([m.predict(frame[:7]) for m in by_hand], axis=0))
+    own = [int(np.argmin(c)) + 1 for c in curves]
+    assert [fr[0] for fr in r.fold_rounds] != own  # the folds' own best rounds are not what scored them
+
+
+def test_choose_round_weighs_folds_by_their_own_scale_and_cuts_to_the_shortest():
+    from kit.runs import choose_round
+
+    easy, hard = np.array([1.0, 0.5, 0.4, 0.45]), np.array([10.0, 9.0, 9.5])
+    # raw means would follow the hard fold (round 2); relative to each fold's best: 2.5, 1.25, 1.03
+    assert choose_round([easy, hard]) == 3
+    assert choose_round([np.array([2.0, 1.0])]) == 2
+
+
+def test_refit_rounds_scale_the_chosen_round_by_rows():
+    from kit.runs import Folds, refit_rounds
+    from kit.runs.cv import CVResult
+
+    folds = Folds(((np.arange(80), np.arange(80, 90)), (np.arange(120), np.arange(120, 130))), "time", "x", refit=True)
+    cv = CVResult(np.zeros(130), np.zeros(130, np.int64), (), rounds=(200,))
+    assert refit_rounds(cv, folds, 150) == 300  # 200 x 150 / mean(80, 120)
+    per_label = CVResult(np.zeros(130), np.zeros(130, np.int64), (), rounds=(200, 100))
+    assert refit_rounds(per_label, folds, 150) is None

@@ -271,3 +271,16 @@ def test_multilabel_runs_tune_thresholds_on_out_of_fold_probabilities(tmp_path):
     assert r.thresholds.shape == (3,) and r.score > 0.9
     assert r.oof.shape == (n, 3) and r.test.shape == (20, 3)
     assert pl.read_parquet(tmp_path / "m" / "oof.parquet").columns == ["row", "fold", "pred_a", "pred_b", "pred_c"]
+
+
+def test_run_trains_the_features_run_list_and_train_keeps_every_tuned_model():
+    """`RUN` in a features.py picks what `kit run` trains; `kit train COMP nn` still starts from
+    the network's tuned hyperparameters in MODELS."""
+    from kit.features import default_models, model_defaults
+    from kit.runs import model_params
+    from kit.spec import get
+
+    comp = get("rossmann")
+    assert list(default_models(comp)) == ["lgbm"]
+    assert set(model_defaults(comp)) == {"lgbm", "rf", "nn"}
+    assert model_params(comp, "nn")["layers"] == model_defaults(comp)["nn"]["layers"]
