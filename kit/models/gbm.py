@@ -145,9 +145,9 @@ def train_boosters(params: dict, X: np.ndarray, Y: np.ndarray, *, rounds: int, c
         # every tree trained, not only those up to early stopping's best round (LightGBM's own
         # hand-over keeps those alone), so that `set_rounds` can predict at a later round; and
         # the binned training data let go
-        best = booster.best_iteration
+        best, score = booster.best_iteration, booster.best_score
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=-1))
-        booster.best_iteration = best
+        booster.best_iteration, booster.best_score = best, score
         boosters.append(booster)
         if seen:
             (metric, values), = seen["valid"].items()

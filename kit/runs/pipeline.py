@@ -114,7 +114,7 @@ def _adversarial_step(comp: Competition, folder: Path, runs_dir: Path, seed: int
     test = scan_table(spec, spec.test, folder).collect()
     # a quick look, not the full `kit adversarial`: fewer folds, rows, refits and rounds
     config = AdversarialConfig(id_col=spec.id_column, target_cols=spec.target_columns, time_col=spec.time_column,
-                               n_folds=3, max_rows=50_000, max_drop_steps=3, n_estimators=60,
+                               n_folds=3, max_rows=50_000, max_drop_steps=1, n_estimators=60,
                                num_threads=threads, seed=seed)
     report = run_adversarial(train.collect(), test, config)
     write_report(report, runs_dir / "adversarial")
