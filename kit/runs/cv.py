@@ -203,8 +203,7 @@ def cross_validate(estimator: Any, X: Any, y: Any, folds: Iterable | Any, X_test
         if chosen is not None:
             models[k].set_rounds(chosen[0][k])
         out.score(models[k], k, splits[k], X, y, X_test, sample_weight, scorer, multilabel)
-        _log_fold(log, name, score_name, k, splits, out,
-                  f", round {'/'.join(map(str, chosen[0][k]))} from the other folds" if chosen else "")
+        _log_fold(log, name, score_name, k, splits, out, _rounds_said(models[k], chosen[0][k]) if chosen else "")
     test = None if not out.tests else sum(out.tests) / len(splits)
     return CVResult(out.oof, out.fold_of, tuple(models), tuple(out.scores), test, tuple(out.seconds),
                     rounds=None if chosen is None else chosen[1],
@@ -233,6 +232,15 @@ class _Out:
         if scorer is not None:
             self.scores.append(float(scorer(y[va], p, None if sample_weight is None else sample_weight[va])))
         self.seconds[k] += time.perf_counter() - t0
+
+
+def _rounds_said(model, wanted: tuple[int, ...]) -> str:
+    """", round R from the other folds" for the log, saying where a fold had fewer trees (its
+    early stopping ended sooner) and predicts with all it has."""
+    got = np.atleast_1d(getattr(model, "best_iteration_", wanted))
+    short = "" if all(int(g) >= w for g, w in zip(got, wanted)) else (
+        f"; it stopped sooner and uses its {'/'.join(str(int(g)) for g in got)}")
+    return f", round {'/'.join(map(str, wanted))} from the other folds{short}"
 
 
 def _log_fold(log, name: str, score_name: str, k: int, splits: list, out: _Out, more: str = "") -> None:

@@ -127,9 +127,12 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
     score_name = spec.metric.upper() + (" at thresholds 0.5" if spec.task == "multilabel" else "")
     X, X_test_own = prepared.inputs(MODELS[model].inputs)
     # Where the test is the future, each fold does what the final refit on every row does, so
-    # its window is forecast from its last training day: LightGBM picks its round on the fold's
-    # last days, then refits on the whole fold with it; a network trains every epoch on the
-    # whole fold (the final refit has no rows to pick an epoch on either).
+    # its window is forecast from its last training day: LightGBM trains on the whole fold and is
+    # scored at the round the other folds chose (nested); a network trains every epoch on the
+    # whole fold (the final refit has no rows to pick an epoch on either). With one fold there
+    # are no other folds: LightGBM picks its round on the fold's own last days and is scored as
+    # it is, forecasting from a few days further back than the test (a pessimistic score), rather
+    # than being fitted a second time on nearly the same rows.
     rounds = bool(resolved.get("early_stopping_rounds"))
     choose = MODELS[model].stops_early and (rounds or not folds.refit)
     # With two or more folds, a model with validation curves (LightGBM) trains once per fold on
@@ -149,7 +152,7 @@ def fit_folds(comp: Competition, prepared: Prepared, folds: Folds, model: str, r
                               X_test_own if X_test else None, sample_weight=weight, scorer=scorer,
                               callbacks=with_progress, log=log, name=name or model, score_name=score_name,
                               eval_set=choose, stop_split=stop_split(prepared, folds, seed) if choose else None,
-                              refit=refit_with_round if folds.refit and rounds else None, nested_rounds=nested)
+                              nested_rounds=nested)
 
 
 def refit_with_round(fitted):
