@@ -193,7 +193,8 @@ def store(source: Path, frame: pl.DataFrame, schema: dict) -> Path:
                                                                  row_group_size=ROW_GROUP))
 
 
-#: lz4 writes about 2x faster than zstd and reads as fast; the cache is local, its size matters little
+#: lz4: Favorita's 3M-row small train written in 232-252 ms against zstd's 369-436 ms, read as fast,
+#: at 2.4x the size (23.5 MB vs 9.8 MB); the cache is local, its write is on the first run's path
 COMPRESSION = "lz4"
 ROW_GROUP = 256_000
 
