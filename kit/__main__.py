@@ -1,8 +1,6 @@
 """`python -m kit`: the `kit` command."""
 
-import sys
-
-from kit.cli import main
+from kit.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
