@@ -222,15 +222,19 @@ def rows(h: History, o: int, frame: pl.DataFrame, dow: np.ndarray, s: np.ndarray
 
 
 def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0, n_origins: int = 6,
-            origin_step: int = 6, series_per_origin: int | None = 20_000) -> Prepared:
+            origin_step: int = 6, series_per_origin: int | None = 20_000,
+            valid_series: int | None = 20_000) -> Prepared:
     """Training rows from `n_origins` origins before the validation window, the validation
     origin's rows as the one fold's valid rows, and test rows for every row of test.csv.
 
     Args:
         n_origins: training origins (fewer where train is too short for them all).
         origin_step: days between training origins (not a multiple of 7: see the module doc).
-        series_per_origin: alive series sampled per origin (all where None or fewer); each
-            series gives 16 rows.
+        series_per_origin: alive series sampled per training origin (all where None or fewer);
+            each series gives 16 rows.
+        valid_series: alive series sampled at the validation origin (all where None or fewer),
+            on its own so that spreading the training rows over more origins does not thin the
+            validation window (early stopping's rows) or the refit's most recent origin.
     """
     from kit.data.tables import read_table, scan_table
 
@@ -269,8 +273,10 @@ def prepare(spec: CompetitionSpec, folder: str | Path, *, seed: int = 0, n_origi
         o = h.col(origin)
         frame, dow = series_features(h, o)
         alive = np.flatnonzero(frame["days_since_last_sale"].is_not_null().to_numpy())
-        if series_per_origin is not None and len(alive) > series_per_origin:
-            pick = np.random.default_rng([seed, k]).choice(len(alive), series_per_origin, replace=False)
+        cap = series_per_origin if k < len(train_origins) else valid_series
+        if cap is not None and len(alive) > cap:
+            # keyed by the origin's day: an origin's sample does not change with n_origins
+            pick = np.random.default_rng([seed, origin.toordinal()]).choice(len(alive), cap, replace=False)
             alive = alive[np.sort(pick)]
         s = np.repeat(alive, horizon)
         ahead = np.tile(np.arange(horizon), len(alive))

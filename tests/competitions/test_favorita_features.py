@@ -213,11 +213,19 @@ def test_lightgbm_beats_the_14_day_mean_on_the_validation_fold(tiny):
 
 def test_series_per_origin_caps_the_rows(tiny):
     folder, full = tiny
-    p = prepare(SPEC, folder, series_per_origin=50, n_origins=2)
+    p = prepare(SPEC, folder, series_per_origin=50, n_origins=2, valid_series=30)
     tr, va = p.folds[0]
-    assert (len(tr), len(va)) == (2 * 50 * 16, 50 * 16)
+    assert (len(tr), len(va)) == (2 * 50 * 16, 30 * 16)
     assert p.X_test.equals(full.X_test)  # the test rows do not depend on the sampling
     # every sampled row is a row of the unsampled build (same features, same target)
     both = p.X.with_columns(y=pl.Series(p.y)).join(full.X.with_columns(y=pl.Series(full.y)), on=p.X.columns + ["y"],
                                                     how="semi", nulls_equal=True)
     assert both.height == p.n_rows
+
+
+def test_valid_series_is_its_own_cap(tiny):
+    folder, full = tiny
+    alive = len(full.folds[0][1]) // 16  # every alive series at the validation origin
+    p = prepare(SPEC, folder, series_per_origin=20, n_origins=2, valid_series=None)
+    tr, va = p.folds[0]
+    assert len(tr) == 2 * 20 * 16 and len(va) == alive * 16 > 20 * 16
