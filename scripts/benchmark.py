@@ -14,8 +14,8 @@ Parts (all but `favorita` by default; each prints kit, the reference, their rati
 - prepare: Rossmann's `prepare()` on the full twin against the fast.ai notebook's recipe in
   pandas (scripts/bench_prepare.py). Goal: 20x faster.
 - ingest: per table, the first read (check, parse, write the cache) against a bare
-  `polars.read_csv` with the spec's column types (goal: at most 1.5x), a cached read against kit's own parse (goal: 5x faster), and a warm
-  read against a bare `polars.read_parquet` of the cache file (the per-call overhead; goal:
+  `polars.read_csv` with the spec's column types (goal: at most 1.5x), a cached read against
+  kit's own parse (goal: 5x faster), and a warm read against a bare `polars.read_parquet` of the cache file (the per-call overhead; goal:
   within 1.2x, i.e. no re-planning).
 - favorita: `kit run favorita` on the full twin (125 million rows; written once under ROOT,
   about 5 GB) with `/usr/bin/time -v`: wall time (goal: under 10 minutes) and peak memory

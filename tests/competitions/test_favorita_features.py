@@ -75,7 +75,7 @@ def _write_mini(folder: Path, first: dt.date = FIRST) -> Path:
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     folder = _write_mini(tmp_path_factory.mktemp("favorita-mini"))
-    return prepare(SPEC, folder, n_origins=6, origin_step=6, series_per_origin=None)
+    return prepare(SPEC, folder, n_origins=6, origin_step=6, train_series=None)
 
 
 def _rows(frame: pl.DataFrame, store: int, item: int) -> pl.DataFrame:
@@ -211,9 +211,9 @@ def test_lightgbm_beats_the_14_day_mean_on_the_validation_fold(tiny):
     assert model < 0.95 * baseline, (model, baseline)
 
 
-def test_series_per_origin_caps_the_rows(tiny):
+def test_train_series_is_spread_evenly_over_the_origins(tiny):
     folder, full = tiny
-    p = prepare(SPEC, folder, series_per_origin=50, n_origins=2, valid_series=30)
+    p = prepare(SPEC, folder, train_series=99, n_origins=2, valid_series=30)  # 50 at each origin
     tr, va = p.folds[0]
     assert (len(tr), len(va)) == (2 * 50 * 16, 30 * 16)
     assert p.X_test.equals(full.X_test)  # the test rows do not depend on the sampling
@@ -226,6 +226,6 @@ def test_series_per_origin_caps_the_rows(tiny):
 def test_valid_series_is_its_own_cap(tiny):
     folder, full = tiny
     alive = len(full.folds[0][1]) // 16  # every alive series at the validation origin
-    p = prepare(SPEC, folder, series_per_origin=20, n_origins=2, valid_series=None)
+    p = prepare(SPEC, folder, train_series=40, n_origins=2, valid_series=None)
     tr, va = p.folds[0]
     assert len(tr) == 2 * 20 * 16 and len(va) == alive * 16 > 20 * 16
