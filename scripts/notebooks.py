@@ -148,7 +148,7 @@ def _favorita_rows(sales: pd.DataFrame, promo: pd.DataFrame, origin: pd.Timestam
             same = same[same < origin]
             f[f"dow_{weeks}w"] = sales[same].mean(axis=1).values
         f["promo_day"] = promo[day].values
-        f["horizon"], f["dow"] = h, day.dayofweek
+        f["horizon"], f["dow"] = h, day.day_of_week
         f["date"] = day
         rows.append(f)
     return pd.concat(rows).reset_index()

@@ -31,17 +31,19 @@ training rows, because the test predicts every other series 0 (`Prepared.finish`
 without a sale for 140 days, or an item never seen, rarely sells the next 16 days, and no
 history is there to say how much. The training rows have a budget (`train_series` (series,
 origin) pairs, spread evenly over the origins): on the real data (about 170,000 alive series)
-a year of 60 origins with 2,000 series sampled at each scored better on the hidden test than
-six weeks of 20,000 at each, the same 1.92 million rows (full twin, NWRMSLE 0.4600 against
-0.4639, mean of two seeds: README, Performance); a short train such as the small twin fits
-fewer origins and keeps every alive series at each. The validation origin has its own cap
-(`valid_series`).
+a year of 60 origins with 2,000 series sampled at each scored better on the full twin's hidden
+test than six weeks, two or six months, or eighteen months of origins with the same 1.92
+million rows (NWRMSLE 0.4596 against 0.4624 for six weeks of 20,000 at each), and in half the
+time, as LightGBM stops at fewer rounds (README, Performance; scripts/favorita_history.py). A
+shorter train fits fewer origins: the small twin's seven months give 35 origins of 3,429.
+The validation origin has its own cap (`valid_series`).
 
 Memory. Train is read lazily from its Parquet cache with the date filter pushed down; only
 the days from 140 before the first origin to the end of train are materialised, as a dense
 float32 series x days matrix of log1p(sales) and a boolean matrix of promotions (the test's
-promotions fill the 16 days after train): on the full data (125 million rows) about 180,000
-series x 202 days, 145 MB; `prepare` peaks near 1.2 GB there.
+promotions fill the 16 days after train): with a year of origins on the full twin (125 million
+rows), 180,192 series x 526 days, 380 MB of sales and 100 MB of promotions, from 48 million rows
+of train read once (about 0.8 GB while the matrices are filled); `kit run` peaks at 2.5 GB there.
 
 Known leak, kept as every Kaggle kernel did: train has promotion flags only on days with a
 sale (unsold days have no row), so a training row's target-day promotion flag is 1 only
