@@ -15,8 +15,8 @@ Parts (all but `favorita` by default; each prints kit, the reference, their rati
   pandas (scripts/bench_prepare.py). Goal: 20x faster.
 - ingest: per table, the first read (check, parse, write the cache) against a bare
   `polars.read_csv` with the spec's column types (goal: at most 1.5x), a cached read against
-  kit's own parse (goal: 5x faster), and a warm read against a bare `polars.read_parquet` of the cache file (the per-call overhead; goal:
-  within 1.2x, i.e. no re-planning).
+  kit's own parse (goal: 5x faster), and a warm read against a bare `polars.read_parquet` of
+  the cache file (the per-call overhead; goal: within 1.2x, i.e. no re-planning).
 - favorita: on the full twin (125 million rows; written once under ROOT, about 5 GB), the
   ingest goals on its 4.7 GB train.csv (kit's first read against a bare parse of the whole file,
   and the cache read back whole; best of 2 fresh processes each), then `kit run favorita` with
@@ -67,6 +67,12 @@ def raw_copy(folder: Path, dest: Path) -> Path:
     shutil.copytree(folder, dest, ignore=shutil.ignore_patterns(".kit-cache", "runs", "solution"))
     os.symlink(folder / "solution", dest / "solution")
     return dest
+
+
+def peak_gb(out: str) -> float:
+    """The peak memory `/usr/bin/time -v` printed into `out`, in GB (NaN where it printed none)."""
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
+    return int(rss[1]) / 1024**2 if rss else float("nan")
 
 
 def timed(cmd: list[str], log: Path) -> tuple[float, str]:
@@ -200,8 +206,7 @@ def bench_full_ingest(folder: Path, work: Path, repeat: int) -> None:
         runs = []
         for k in range(repeat):
             _, out = timed(["/usr/bin/time", "-v", sys.executable, "-c", code], work / f"favorita-read-{k}.log")
-            rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
-            runs.append((float(re.search(r"SECONDS ([\d.]+)", out)[1]), int(rss[1]) / 1024**2))
+            runs.append((float(re.search(r"SECONDS ([\d.]+)", out)[1]), peak_gb(out)))
         got[what] = min(runs)
     bare, first, cached = (got[k][0] for k in FULL_READS)
     print(f"\nFavorita full train.csv (125 million rows): bare csv {bare:.1f}s ({got['bare csv'][1]:.1f} GB), "
@@ -217,8 +222,7 @@ def bench_favorita(root: Path, work: Path, threads: int, repeat: int) -> None:
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "kit", "run", "favorita", "--threads", str(threads),
            "--data-dir", str(folder), "--runs-dir", str(work / "favorita-full-runs")]
     seconds, out = timed(cmd, log)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
-    gb = int(rss[1]) / 1024**2 if rss else float("nan")
+    gb = peak_gb(out)
     found = re.search(r"hidden solution: public ([\d.]+)\s+private ([\d.]+)", out)
     # the step table: name, the validation score where there is one, seconds, a note
     steps = [(m[1], m[2]) for m in re.finditer(r"^(adversarial|features \+ folds|lgbm|rf|nn|blend|submission)"

@@ -23,14 +23,13 @@ import sys
 
 def main() -> int:
     argv = sys.argv[1:]
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []
-    mine = argv[:argv.index("--")] if "--" in argv else argv
+    cut = argv.index("--") if "--" in argv else len(argv)  # after it: kit run's own arguments
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("origins", type=int, help="training origins")
     ap.add_argument("train_series", type=int, help="(series, origin) pairs over all training origins")
     ap.add_argument("--step", type=int, default=6, help="days between origins (default 6)")
     ap.add_argument("--valid-series", type=int, default=20_000, help="series at the validation origin")
-    args = ap.parse_args(mine)
+    args = ap.parse_args(argv[:cut])
 
     from kit.cli import main as kit_main
     from kit.spec import get
@@ -38,7 +37,7 @@ def main() -> int:
     features = get("favorita").load("features")
     features.prepare = functools.partial(features.prepare, n_origins=args.origins, origin_step=args.step,
                                          train_series=args.train_series, valid_series=args.valid_series)
-    return kit_main(["run", "favorita", *rest])
+    return kit_main(["run", "favorita", *argv[cut + 1:]])
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ the days from 140 before the first origin to the end of train are materialised, 
 float32 series x days matrix of log1p(sales) and a boolean matrix of promotions (the test's
 promotions fill the 16 days after train): with a year of origins on the full twin (125 million
 rows), 180,192 series x 526 days, 380 MB of sales and 100 MB of promotions, from 48 million rows
-of train read once (about 0.8 GB while the matrices are filled); `kit run` peaks at 2.5 GB there.
+of train read once (about 0.8 GB by its columns' sizes while the matrices are filled); `kit run`
+peaks at 2.5 GB there.
 
 Known leak, kept as every Kaggle kernel did: train has promotion flags only on days with a
 sale (unsold days have no row), so a training row's target-day promotion flag is 1 only
